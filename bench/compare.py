@@ -1,0 +1,2 @@
+def add_commands(sub, spec_options, number):
+    pass

@@ -1,0 +1,115 @@
+"""The backend contract and the registry that finds backends.
+
+A backend is any object (usually a module in `backends/`) with these attributes:
+
+    name: str                   the CLI name
+    summary: str                one line for `bench list`
+    dtypes: tuple[str, ...]     supported dtypes, the default first
+    available() -> str | None   None when usable, else a short reason
+    load(weights, spec, dtype)  float64 [(W, b), ...] -> a backend-native model
+    load_data(images, labels, dtype)   uint8 [n, 784], [n] -> the backend's own dataset
+    train(model, data, rows, batch_size, lr)   SGD over `rows` in order, in place
+    predict(model, data) -> np.ndarray   predicted class of every sample
+    weights(model) -> [(W, b), ...]      float64 copies
+
+and optionally `warmup(model, data)` (JIT compilation, first BLAS call) and
+`supports(spec) -> str | None` (None, or why it declines this configuration).
+
+Backends are found by scanning the `backends` package and the entry-point group
+`mnist_bench.backends` (for backends in other distributions); nothing is registered by hand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from core.errors import BackendError
+
+ENTRY_POINT_GROUP = "mnist_bench.backends"
+REQUIRED = ("name", "summary", "dtypes", "available", "load", "load_data", "train", "predict", "weights")
+
+
+@dataclass
+class Entry:
+    """A discovered backend, or why it cannot be used."""
+
+    name: str
+    origin: str  # module path or entry point
+    backend: Any | None
+    problem: str | None  # None when usable
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        return tuple(getattr(self.backend, "dtypes", ()))
+
+    @property
+    def summary(self) -> str:
+        return getattr(self.backend, "summary", "")
+
+
+def _entry(origin: str, fallback_name: str, load) -> Entry:
+    try:
+        backend = load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not fatal
+        return Entry(fallback_name, origin, None, f"failed to import: {type(exc).__name__}: {exc}")
+    missing = [attr for attr in REQUIRED if not hasattr(backend, attr)]
+    if missing:
+        return Entry(fallback_name, origin, None, f"not a backend: lacks {', '.join(missing)}")
+    try:
+        problem = backend.available()
+    except Exception as exc:  # noqa: BLE001
+        problem = f"available() raised {type(exc).__name__}: {exc}"
+    return Entry(backend.name, origin, backend, problem)
+
+
+def discover() -> dict[str, Entry]:
+    """Every backend in `backends/` and in the entry-point group, by name, in a stable order."""
+    import backends
+
+    found: dict[str, Entry] = {}
+    for info in sorted(pkgutil.iter_modules(backends.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = f"backends.{info.name}"
+        entry = _entry(module, info.name.replace("_", "-"), lambda m=module: importlib.import_module(m))
+        found.setdefault(entry.name, entry)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        entry = _entry(f"entry point {ep.value}", ep.name, ep.load)
+        found.setdefault(entry.name, entry)
+    return found
+
+
+def get_backend(name: str, registry: dict[str, Entry] | None = None):
+    """The usable backend called `name`, or a BackendError saying what is known or why it is unusable."""
+    registry = discover() if registry is None else registry
+    if name not in registry:
+        raise BackendError(
+            f"unknown backend {name!r}; known: {', '.join(registry) or 'none'} (see: python -m bench list)"
+        )
+    entry = registry[name]
+    if entry.problem:
+        raise BackendError(f"backend {name!r} is unavailable: {entry.problem}")
+    return entry.backend
+
+
+def resolve_dtype(backend, dtype: str | None) -> str:
+    """The backend's default dtype, or `dtype` if it supports it."""
+    if dtype is None:
+        return backend.dtypes[0]
+    if dtype not in backend.dtypes:
+        raise BackendError(
+            f"backend {backend.name!r} does not support --dtype {dtype}; it supports {', '.join(backend.dtypes)}"
+        )
+    return dtype
+
+
+def check_supports(backend, spec) -> None:
+    """Raise BackendError if the backend declines this configuration."""
+    supports = getattr(backend, "supports", None)
+    reason = supports(spec) if supports else None
+    if reason:
+        raise BackendError(f"backend {backend.name!r} declines this configuration: {reason}")

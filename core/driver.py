@@ -1,0 +1,175 @@
+"""The shared training driver: the same epochs, batches, timing and evaluation for every backend.
+
+It holds no math. Per DESIGN.md's timing rules, `train_s` covers `backend.train` over one epoch
+and nothing else; setup (weights and data into the backend's form), warm-up/compilation and
+evaluation are timed apart. With a time budget, a backend too slow for full epochs is timed on the
+first batches of each epoch and its epoch time extrapolated; such rows say so and from how many
+samples, and their accuracy is what that partial training reached.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from statistics import median
+from time import perf_counter
+
+import numpy as np
+from tqdm import tqdm
+
+from core.mnist import Mnist
+from core.spec import Spec, epoch_order, initial_weights
+
+PROGRESS_CHUNKS = 50  # progress-bar updates per epoch
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_s: float  # seconds for one full epoch; extrapolated when samples_timed < n_train
+    eval_s: float
+    samples_timed: int
+    extrapolated: bool
+    test_correct: int
+    test_total: int
+    status: str = "ok"  # "ok" or "diverged"
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.test_correct / self.test_total
+
+
+@dataclass
+class RunRecord:
+    backend: str
+    dtype: str
+    spec: Spec
+    setup_s: float = math.nan
+    compile_s: float = math.nan
+    epochs: list[EpochRecord] = field(default_factory=list)
+    status: str = "ok"  # ok | diverged | interrupted | budget
+    note: str = ""
+
+    def train_times(self) -> list[float]:
+        return [e.train_s for e in self.epochs if e.status == "ok"]
+
+    @property
+    def median_train_s(self) -> float:
+        times = self.train_times()
+        return median(times) if times else math.nan
+
+
+def _round_to_batches(rows: float, batch_size: int, n: int) -> int:
+    return int(min(n, max(batch_size, batch_size * (int(rows) // batch_size))))
+
+
+def _timed_train(backend, model, data, rows: np.ndarray, spec: Spec, bar: tqdm | None) -> float:
+    """Seconds spent inside backend.train over `rows`; slices are cut at batch boundaries."""
+    step = _round_to_batches(len(rows) / PROGRESS_CHUNKS, spec.batch_size, len(rows)) if bar else len(rows)
+    seconds = 0.0
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        t0 = perf_counter()
+        backend.train(model, data, chunk, spec.batch_size, spec.lr)
+        seconds += perf_counter() - t0
+        if bar:
+            bar.update(len(chunk))
+    return seconds
+
+
+def _all_finite(weights) -> bool:
+    return all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in weights)
+
+
+def train_backend(
+    backend,
+    spec: Spec,
+    mnist: Mnist,
+    dtype: str,
+    *,
+    budget_s: float | None = None,
+    on_epoch: Callable[[RunRecord, EpochRecord], None] | None = None,
+    progress: bool = False,
+) -> RunRecord:
+    """Train `backend` on `mnist` as `spec` says, evaluating on the test set after every epoch.
+
+    `on_epoch` is called after each epoch (the CLI prints, the results writer appends). Ctrl-C
+    ends the run early with status "interrupted" and returns what was finished.
+    """
+    run = RunRecord(backend.name, dtype, spec)
+    n = len(mnist.train_labels)
+
+    t0 = perf_counter()
+    model = backend.load(initial_weights(spec), spec, dtype)
+    train_data = backend.load_data(mnist.train_images, mnist.train_labels, dtype)
+    test_data = backend.load_data(mnist.test_images, mnist.test_labels, dtype)
+    run.setup_s = perf_counter() - t0
+
+    t0 = perf_counter()
+    if hasattr(backend, "warmup"):
+        backend.warmup(model, train_data)  # must leave the model as it was
+    run.compile_s = perf_counter() - t0
+
+    samples = n  # rows trained per epoch; fewer when the budget forces extrapolation
+    started = perf_counter()
+    try:
+        for epoch in range(1, spec.epochs + 1):
+            epoch_started = perf_counter()
+            order = epoch_order(spec.seed, epoch, n)
+            bar = tqdm(total=samples, desc=f"{backend.name} epoch {epoch}", unit="img", leave=False,
+                       disable=not progress, unit_scale=True)  # fmt: skip
+            seconds = 0.0
+            if budget_s is not None and epoch == 1:
+                # Probe ~1% of an epoch to see whether full epochs fit in the budget.
+                probe = _round_to_batches(n / 100, spec.batch_size, n)
+                seconds = _timed_train(backend, model, train_data, order[:probe], spec, None)
+                bar.update(probe)
+                per_sample = seconds / probe
+                if per_sample * n * spec.epochs > budget_s:
+                    samples = _round_to_batches(
+                        max(0.5 * budget_s / spec.epochs / per_sample, n / 20), spec.batch_size, n
+                    )
+                    samples = max(samples, probe)
+                    bar.total = samples
+                seconds += _timed_train(
+                    backend, model, train_data, order[probe:samples], spec, bar if progress else None
+                )
+            else:
+                seconds = _timed_train(backend, model, train_data, order[:samples], spec, bar if progress else None)
+            bar.close()
+
+            t0 = perf_counter()
+            predicted = np.asarray(backend.predict(model, test_data))
+            eval_s = perf_counter() - t0
+            correct = int(np.count_nonzero(predicted == mnist.test_labels))
+
+            record = EpochRecord(
+                epoch=epoch,
+                train_s=seconds * n / samples,
+                eval_s=eval_s,
+                samples_timed=samples,
+                extrapolated=samples < n,
+                test_correct=correct,
+                test_total=len(mnist.test_labels),
+            )
+            if not _all_finite(backend.weights(model)):
+                record.status = "diverged"
+                run.status, run.note = "diverged", f"diverged at epoch {epoch}: weights became NaN or infinite"
+            run.epochs.append(record)
+            if on_epoch:
+                on_epoch(run, record)
+            if run.status == "diverged":
+                break
+            elapsed = perf_counter() - started
+            if budget_s is not None and epoch < spec.epochs and elapsed + (perf_counter() - epoch_started) > budget_s:
+                run.status = "budget"
+                run.note = f"time budget of {budget_s:.0f} s reached after {epoch} of {spec.epochs} epochs"
+                break
+    except KeyboardInterrupt:
+        run.status, run.note = "interrupted", f"interrupted after {len(run.epochs)} of {spec.epochs} epochs"
+    if samples < n and not run.note:
+        run.note = f"epoch time extrapolated from {samples} of {n} samples"
+    elif samples < n:
+        run.note += f"; epoch time extrapolated from {samples} of {n} samples"
+    return run

@@ -1,0 +1,24 @@
+"""Errors a user can fix. The CLI prints them as one line and exits non-zero, without a traceback.
+
+Anything else that escapes is a bug in this program and keeps its traceback on purpose.
+"""
+
+
+class UserError(Exception):
+    """A problem with what the user asked for or handed us; the message says what and how to fix it."""
+
+
+class SpecError(UserError):
+    """An invalid network or training specification."""
+
+
+class DataError(UserError):
+    """MNIST could not be found, read or verified."""
+
+
+class ModelError(UserError):
+    """A saved model file is not one we can load."""
+
+
+class BackendError(UserError):
+    """An unknown or unusable backend, or a combination it declines."""
