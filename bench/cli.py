@@ -4,71 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.options import Parser, data_options, number, spec_from_args, spec_options
 from core.errors import UserError
-from core.spec import ACTIVATIONS, INITS, LOSSES, Spec, parse_layers
-
-DEFAULT_RESULTS = Path("results")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line naming the fix, not a usage dump."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see: python -m {self.prog} --help)\n")
-
-
-def _number(kind, name: str, low=None, finite=True):
-    def convert(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} takes a {kind.__name__.replace('float', 'number')}, got {text!r}"
-            ) from None
-        if finite and isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{name} must be finite, got {text!r}")
-        if low is not None and value < low:
-            raise argparse.ArgumentTypeError(f"{name} must be at least {low}, got {text!r}")
-        return value
-
-    return convert
-
-
-def _spec_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("network and training (defaults reproduce the seed program)")
-    g.add_argument("--layers", default="784,36,10", help="layer sizes, input 784 to output 10 (default %(default)s)")
-    g.add_argument("--activation", default="sigmoid", choices=ACTIVATIONS, help="default %(default)s")
-    g.add_argument("--loss", default="quadratic", choices=LOSSES, help="cross-entropy uses a softmax output")
-    g.add_argument("--init", default="uniform", choices=INITS, help="weight init; uniform is U[-1,1) (default)")
-    g.add_argument("--batch-size", type=_number(int, "--batch-size", 1), default=10, help="default %(default)s")
-    g.add_argument("--lr", type=_number(float, "--lr"), default=3.0, help="learning rate (default %(default)s)")
-    g.add_argument("--epochs", type=_number(int, "--epochs", 1), default=30, help="default %(default)s")
-    g.add_argument("--seed", type=_number(int, "--seed", 0), default=0, help="one seed for weights and order")
-    d = p.add_argument_group("machine and data")
-    d.add_argument("--threads", type=_number(int, "--threads", 1), default=1,
-                   help="BLAS and numba threads (default 1, as the seed's Rust)")  # fmt: skip
-    _data_options(d)
-    d.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
-
-
-def _data_options(p) -> None:
-    p.add_argument("--data-dir", help="folder with the four MNIST IDX files (.gz or not); also $MNIST_BENCH_DATA")
-    p.add_argument("--unverified", action="store_true",
-                   help="accept IDX files in --data-dir that are not MNIST's (e.g. Fashion-MNIST)")  # fmt: skip
-
-
-def _spec(args, n_train: int = 60_000) -> Spec:
-    return Spec(
-        layers=parse_layers(args.layers), activation=args.activation, loss=args.loss, init=args.init,
-        batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, seed=args.seed, n_train=n_train,
-    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,14 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("data", help="fetch and verify MNIST and say where it is")
-    _data_options(p)
+    data_options(p)
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("run", help="train one backend and append its results")
     p.add_argument("--backend", default="numpy", help="backend name (see: bench list)")
     p.add_argument("--dtype", help="the backend's dtype (default: its first)")
-    _spec_options(p)
-    p.add_argument("--budget", type=_number(float, "--budget", 1), help="seconds; extrapolate epochs that do not fit")
+    spec_options(p)
+    p.add_argument("--budget", type=number(float, 1), help="seconds; extrapolate epochs that do not fit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `bench all` to group its backends
     p.add_argument("--summary-json", type=Path, help=argparse.SUPPRESS)  # `bench all` writes the summary
@@ -96,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bench import compare
 
-    compare.add_commands(sub, _spec_options, _number)
+    compare.add_commands(sub)
     return parser
 
 
@@ -139,11 +82,11 @@ def cmd_run(args) -> int:
     from core.spec import flops_per_sample
 
     try:
-        _spec(args)  # a bad option is reported before any data is fetched
+        spec_from_args(args)  # a bad option is reported before any data is fetched
         backend = get_backend(args.backend)
         dtype = resolve_dtype(backend, args.dtype)
         mnist = load_mnist(args.data_dir, verify=not args.unverified)
-        spec = _spec(args, n_train=len(mnist.train_labels))
+        spec = spec_from_args(args, n_train=len(mnist.train_labels))
         check_supports(backend, spec)
     except UserError as exc:
         _write_summary_json(args, {"status": "failed", "note": str(exc)})
@@ -161,8 +104,12 @@ def cmd_run(args) -> int:
         print(f"{backend.name} {dtype}, {args.threads} thread(s), layers {spec.layers_str}, {spec.activation}, "
               f"{spec.loss}, batch {spec.batch_size}, lr {spec.lr}, {spec.epochs} epochs, seed {spec.seed}; "
               f"MNIST from {mnist.source}; BLAS {env['blas']}; run {run_id}", flush=True)  # fmt: skip
-        run = train_backend(backend, spec, mnist, dtype, budget_s=args.budget, on_epoch=on_epoch,
-                            progress=not args.quiet and sys.stderr.isatty())  # fmt: skip
+        try:
+            run = train_backend(backend, spec, mnist, dtype, budget_s=args.budget, on_epoch=on_epoch,
+                                progress=not args.quiet and sys.stderr.isatty())  # fmt: skip
+        except Exception as exc:  # a backend that raises is reported as failed, with its reason
+            _write_summary_json(args, {"status": "failed", "note": f"{type(exc).__name__}: {exc}"})
+            raise
         env = environment.capture()  # after the run: numba may have been imported by the backend
     print(f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
           f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}")  # fmt: skip

@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
+import json
+import math
+import shlex
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
 
-def add_commands(sub, spec_options, number) -> None:
+from bench.options import number, spec_options
+
+DEFAULT_BUDGET_S = 150.0  # per backend; the pure-Python one cannot train 30 full epochs in it
+QUICK = {"epochs": 1, "budget": 5.0}
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("all", help="run every available backend, each in a fresh process, and compare them")
+    p.add_argument("--backends", help="comma-separated backend names (default: every available one)")
+    spec_options(p, several_threads=True)
+    p.add_argument("--budget", type=number(float, 1), default=DEFAULT_BUDGET_S,
+                   help="seconds per backend; a backend too slow for full epochs is timed on the first batches "
+                        "of each epoch and extrapolated (default %(default)s)")  # fmt: skip
+    p.add_argument("--full", action="store_true", help="no budget: train every backend on full epochs")
+    p.add_argument("--quick", action="store_true", help="a smoke run in seconds: 1 epoch, 5 s budget per backend")
+    p.set_defaults(func=cmd_all)
+
+    p = sub.add_parser("report", help="print the comparison table of a run from results/summary.csv")
+    p.add_argument("run_id", nargs="?", help="default: the latest run")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("check", help="prove a backend matches the float64 numpy reference")
     p.add_argument("name", help="backend name (see: bench list)")
     p.add_argument("--dtype", help="one dtype (default: every dtype the backend supports)")
@@ -33,3 +62,96 @@ def cmd_check(args) -> int:
     print(tabulate(rows, headers=["dtype", "configuration", "result", "largest error", "same predictions", ""]))
     print(f"{backend.name}: {'FAILED ' + str(failed) + ' configuration(s)' if failed else 'matches the reference'}")
     return 1 if failed else 0
+
+
+def _child_command(args, backend: str, threads: int, run_id: str, summary_json: Path, budget) -> list[str]:
+    cmd = [sys.executable, "-m", "bench", "run", "--backend", backend, "--run-id", run_id,
+           "--summary-json", str(summary_json), "--threads", str(threads), "--results", str(args.results),
+           "--layers", args.layers, "--activation", args.activation, "--loss", args.loss, "--init", args.init,
+           "--batch-size", str(args.batch_size), "--lr", repr(args.lr), "--epochs", str(args.epochs),
+           "--seed", str(args.seed)]  # fmt: skip
+    if budget is not None:
+        cmd += ["--budget", repr(budget)]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    if args.unverified:
+        cmd.append("--unverified")
+    return cmd
+
+
+def _run_child(cmd: list[str]) -> tuple[int, bool]:
+    """Run one backend's process; on Ctrl-C give it time to save its finished epochs."""
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait(), False
+    except KeyboardInterrupt:
+        try:
+            return proc.wait(timeout=30), True
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(), True
+
+
+def cmd_all(args) -> int:
+    from bench import report
+    from core import results
+    from core.backend import discover
+    from core.errors import UserError
+    from core.mnist import load_mnist
+    from core.spec import Spec, parse_layers
+
+    if args.quick:
+        args.epochs, args.budget = QUICK["epochs"], QUICK["budget"]
+    budget = None if args.full else args.budget
+    Spec(layers=parse_layers(args.layers), activation=args.activation, loss=args.loss, init=args.init,
+         batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, seed=args.seed)  # fmt: skip
+    registry = discover()
+    names = args.backends.split(",") if args.backends else [n for n, e in registry.items() if not e.problem]
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise UserError(f"unknown backend {unknown[0]!r}; known: {', '.join(registry)} (see: python -m bench list)")
+    load_mnist(args.data_dir, verify=not args.unverified)  # fetch once, before the children need it
+
+    run_id = results.new_run_id()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    rows, interrupted = [], False
+    jobs = [(name, threads) for threads in args.threads for name in names]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, threads) in enumerate(jobs, start=1):
+            print(f"\n== {name}, {threads} thread(s) ({i} of {len(jobs)}) ==", flush=True)
+            base = {"run_id": run_id, "started_utc": started, "backend": name, "threads": threads,
+                    "layers": args.layers, "activation": args.activation, "loss": args.loss, "init": args.init,
+                    "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}  # fmt: skip
+            if registry[name].problem:
+                print(f"skipped: {registry[name].problem}")
+                rows.append({**base, "status": "failed", "note": f"unavailable: {registry[name].problem}"})
+                continue
+            summary_json = Path(tmp) / f"{i}.json"
+            code, interrupted = _run_child(_child_command(args, name, threads, run_id, summary_json, budget))
+            if summary_json.exists():
+                rows.append({**base, **json.loads(summary_json.read_text())})
+            else:
+                rows.append({**base, "status": "failed", "note": f"its process exited with code {code}"})
+            if interrupted:
+                break
+    for row in rows:
+        for key in ("median_train_s", "min_train_s", "max_train_s", "final_accuracy", "time_to_95_s",
+                    "compile_s", "setup_s", "gflops", "speedup"):  # fmt: skip
+            row[key] = float(row[key]) if row.get(key) not in (None, "") else math.nan
+    results.fill_speedups(rows)
+    results.append_rows(args.results / "summary.csv", results.SUMMARY_COLUMNS, rows)
+    summary = report.read_summary(args.results, run_id)
+    print("\n" + report.render(summary))
+    report.write_markdown(summary, args.results / "comparison.md", "python -m bench " + shlex.join(sys.argv[1:]))
+    print(f"\nwrote {args.results / 'comparison.md'}; every epoch is in {args.results / 'epochs.csv'}")
+    if interrupted:
+        print("interrupted: the table holds the backends that finished", file=sys.stderr)
+        return 130
+    return 1 if any(r.get("status") == "failed" for r in rows) else 0
+
+
+def cmd_report(args) -> int:
+    from bench import report
+
+    print(report.render(report.read_summary(args.results, args.run_id)))
+    return 0

@@ -1,0 +1,82 @@
+"""Command-line options shared by the commands, with one-line errors for bad values."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from core.spec import ACTIVATIONS, INITS, LOSSES, Spec, parse_layers
+
+DEFAULT_RESULTS = Path("results")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the fix, not a usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see: python -m {self.prog} --help)\n")
+
+
+def number(kind, low=None):
+    """An argparse type: `kind` (int or float), finite, at least `low`; argparse names the option."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text!r}")
+        return value
+
+    return convert
+
+
+def thread_list(text: str) -> list[int]:
+    """'1,2' -> [1, 2] for `bench all --threads`."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--threads takes counts such as 1 or 1,2, got {text!r}") from None
+    if min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"--threads counts must be at least 1, got {text!r}")
+    return counts
+
+
+def spec_options(p: argparse.ArgumentParser, several_threads: bool = False) -> None:
+    g = p.add_argument_group("network and training (defaults reproduce the seed program)")
+    g.add_argument("--layers", default="784,36,10", help="layer sizes, input 784 to output 10 (default %(default)s)")
+    g.add_argument("--activation", default="sigmoid", choices=ACTIVATIONS, help="default %(default)s")
+    g.add_argument("--loss", default="quadratic", choices=LOSSES, help="cross-entropy uses a softmax output")
+    g.add_argument("--init", default="uniform", choices=INITS, help="weight init; uniform is U[-1,1) (default)")
+    g.add_argument("--batch-size", type=number(int, 1), default=10, help="default %(default)s")
+    g.add_argument("--lr", type=number(float), default=3.0, help="learning rate (default %(default)s)")
+    g.add_argument("--epochs", type=number(int, 1), default=30, help="default %(default)s")
+    g.add_argument("--seed", type=number(int, 0), default=0, help="one seed for weights and order")
+    d = p.add_argument_group("machine and data")
+    if several_threads:
+        d.add_argument("--threads", type=thread_list, default=[1],
+                       help="BLAS and numba threads; 1,2 compares both (default 1, as the seed's Rust)")  # fmt: skip
+    else:
+        d.add_argument("--threads", type=number(int, 1), default=1,
+                       help="BLAS and numba threads (default 1, as the seed's Rust)")  # fmt: skip
+    data_options(d)
+    d.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
+
+
+def data_options(p) -> None:
+    p.add_argument("--data-dir", help="folder with the four MNIST IDX files (.gz or not); also $MNIST_BENCH_DATA")
+    p.add_argument("--unverified", action="store_true",
+                   help="accept IDX files in --data-dir that are not MNIST's (e.g. Fashion-MNIST)")  # fmt: skip
+
+
+def spec_from_args(args, n_train: int = 60_000) -> Spec:
+    return Spec(
+        layers=parse_layers(args.layers), activation=args.activation, loss=args.loss, init=args.init,
+        batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, seed=args.seed, n_train=n_train,
+    )  # fmt: skip

@@ -1,0 +1,69 @@
+"""Every discovered backend lands on the float64 reference's weights: no test edits for a new one."""
+
+import types
+
+import pytest
+
+from backends import numpy as reference
+from core.conformance import TOLERANCE, check, configurations
+from tests.conftest import available_backends
+
+CASES = [
+    pytest.param(backend, dtype, spec, id=f"{backend.name}-{dtype}-{spec.layers_str}-{spec.activation}-{spec.loss}")
+    for backend in available_backends()
+    for dtype in backend.dtypes
+    for spec in configurations()
+]
+
+
+@pytest.mark.parametrize("backend, dtype, spec", CASES)
+def test_backend_matches_the_float64_reference(backend, dtype, spec):
+    result = check(backend, spec, dtype)
+    if result.declined:
+        pytest.skip(result.declined)
+    assert len(result.errors) == 2 * (len(spec.layers) - 1)  # every W and b compared
+    assert result.worst <= TOLERANCE[dtype], result.errors
+    assert result.passed
+
+
+def test_every_shipped_backend_is_discovered_and_checked():
+    names = {c.values[0].name for c in CASES}
+    assert {"numpy", "python"} <= names
+
+
+def _variant(**overrides):
+    """numpy's backend with some functions replaced."""
+    attrs = {k: getattr(reference, k) for k in dir(reference) if not k.startswith("__")}
+    return types.SimpleNamespace(**{**attrs, **overrides})
+
+
+def _perturbed(factor: float):
+    """numpy's backend with an update that is slightly off: the check must catch it."""
+
+    def train(model, data, rows, batch_size, lr):
+        reference.train(model, data, rows, batch_size, lr * factor)
+
+    return _variant(train=train, name="perturbed")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_perturbed_update_fails_the_check(dtype):
+    result = check(_perturbed(1.001), configurations()[0], dtype)
+    assert not result.passed and result.worst > TOLERANCE[dtype]
+
+
+def test_a_check_that_compares_nothing_is_an_error():
+    from core.spec import Spec
+
+    still = Spec(layers=(784, 4, 10), lr=1e-9)  # the reference cannot move: nothing to compare
+    with pytest.raises(AssertionError, match="compare nothing"):
+        check(reference, still, "float64")
+
+
+def test_a_backend_returning_wrong_shapes_fails():
+    def weights(model):
+        return [(W.T, b) for W, b in reference.weights(model)]
+
+    bad = _variant(weights=weights, name="transposed")
+    with pytest.raises(AssertionError, match="shape"):
+        check(bad, configurations()[0], "float64")
