@@ -7,6 +7,7 @@ only type accepted: anything else is not an MNIST file.
 
 from __future__ import annotations
 
+import math
 import struct
 
 import numpy as np
@@ -36,7 +37,7 @@ def parse_idx(content: bytes, name: str, ndim: int, dims: tuple[int | None, ...]
     for i, (want, got) in enumerate(zip(dims, shape)):
         if want is not None and want != got:
             raise DataError(f"{name}: dimension {i} is {got}, expected {want}")
-    expected = header + int(np.prod(shape, dtype=np.int64))
+    expected = header + math.prod(shape)  # Python ints: a forged header cannot overflow this
     if len(content) < expected:
         raise DataError(f"{name}: truncated: {len(content)} bytes, header promises {expected}")
     if len(content) > expected:

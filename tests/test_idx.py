@@ -50,3 +50,36 @@ def test_wrong_image_dimensions_are_refused():
 def test_label_above_nine_is_refused():
     with pytest.raises(DataError, match="label value 10"):
         parse_labels(write_idx(np.array([1, 10], np.uint8)), "x")
+
+
+# ---------------------------------------------------------------- property-based: only clean refusals
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VALID = write_idx(np.arange(2 * 784, dtype=np.uint64).astype(np.uint8).reshape(2, 28, 28) % 10)
+
+
+def _parse_both(content: bytes) -> None:
+    for parse in (parse_images, parse_labels):
+        try:
+            result = parse(content, "fuzz")
+        except DataError as exc:
+            assert str(exc).startswith("fuzz: ") and "\n" not in str(exc)
+        else:
+            assert result.dtype == np.uint8
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_random_bytes_are_parsed_or_refused_cleanly(content):
+    _parse_both(content)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=6),
+       st.integers(0, len(VALID)), st.binary(max_size=8))  # fmt: skip
+def test_mutated_idx_files_are_parsed_or_refused_cleanly(edits, cut, tail):
+    content = bytearray(VALID)
+    for position, value in edits:
+        content[position] = value
+    _parse_both(bytes(content[:cut]) + tail)
