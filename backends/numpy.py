@@ -47,6 +47,7 @@ class Buffers:
         self.delta = [np.empty((B, n), dtype) for n in sizes]  # delta[l]: [B, n_l]
         self.grad_W = [None] + [np.empty((m, n), dtype) for n, m in zip(sizes[:-1], sizes[1:])]
         self.grad_b = [np.empty(n, dtype) for n in sizes]
+        self.Y = np.empty((B, sizes[-1]), dtype)
 
 
 def load(weights, spec, dtype: str) -> Model:
@@ -129,17 +130,18 @@ def _backward_update(m: Model, buf: Buffers, Y: np.ndarray, lr: float) -> None:
         _f_prime(m.activation, z[L], a[L], out=fprime[L])
         delta[L] *= fprime[L]
     for l in range(L, 0, -1):
-        grad_W, grad_b = buf.grad_W[l], buf.grad_b[l]
-        np.matmul(delta[l].T, a[l - 1], out=grad_W)  # grad_W_l = delta_l^T a_{l-1}   [n_l, n_{l-1}]
-        np.sum(delta[l], axis=0, out=grad_b)  # grad_b_l = sum over rows of delta_l
         if l > 1:  # hidden: delta_{l-1} = (delta_l W_l) * f'(z_{l-1}), with W_l before its update
             np.matmul(delta[l], m.W[l], out=delta[l - 1])
             _f_prime(m.activation, z[l - 1], a[l - 1], out=fprime[l - 1])
             delta[l - 1] *= fprime[l - 1]
-        # update: W_l -= (lr / B) grad_W_l,  b_l -= (lr / B) grad_b_l  (a Python float keeps the dtype)
-        grad_W *= lr / B
+        # update: W_l -= (lr / B) grad_W_l,  b_l -= (lr / B) grad_b_l.  Scaling the small delta_l
+        # [B, n_l] by lr / B first costs less than scaling grad_W_l [n_l, n_{l-1}] (a Python float
+        # keeps the dtype).
+        delta[l] *= lr / B
+        grad_W, grad_b = buf.grad_W[l], buf.grad_b[l]
+        np.matmul(delta[l].T, a[l - 1], out=grad_W)  # grad_W_l = delta_l^T a_{l-1}   [n_l, n_{l-1}]
+        np.sum(delta[l], axis=0, out=grad_b)  # grad_b_l = sum over rows of delta_l
         m.W[l] -= grad_W
-        grad_b *= lr / B
         m.b[l] -= grad_b
 
 
@@ -149,8 +151,9 @@ def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float
             batch = rows[start : start + batch_size]
             buf = _buffers(model, len(batch))
             np.take(data.X, batch, axis=0, out=buf.a[0])  # a_0 = X  [B, 784]
+            np.take(data.Y, batch, axis=0, out=buf.Y)  # Y  [B, 10]
             _forward(model, buf)
-            _backward_update(model, buf, data.Y[batch], lr)
+            _backward_update(model, buf, buf.Y, lr)
 
 
 # ---------------------------------------------------------------- inference and warm-up
