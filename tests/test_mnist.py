@@ -130,3 +130,12 @@ def test_real_wheel_pickle_layout_is_refused_when_it_holds_code():
     evil = gzip.compress(pickle.dumps(_Exploit(), protocol=2))
     with pytest.raises(DataError, match="not in the expected layout"):
         mnist.contents_from_nielsen_pickle(gzip.decompress(evil))
+
+
+def test_image_and_label_counts_that_disagree_are_refused(tmp_path):
+    from core.idx import write_idx
+
+    folder = write_idx_dir(tmp_path / "idx", n_train=50, n_test=20)
+    (folder / "train-labels-idx1-ubyte").write_bytes(write_idx(np.zeros(49, np.uint8)))
+    with pytest.raises(DataError, match="50 images but 49 labels"):
+        mnist.load_mnist(folder, verify=False)
