@@ -1,0 +1,156 @@
+"""numpy-per-sample: numpy vectors, but backpropagation one sample at a time, as Nielsen's network.py does.
+
+The shape of the seed program and of Nielsen's book: for each (x, y) of a mini-batch, a forward pass
+of matrix-vector products, a backward pass that adds this sample's gradient into `grad_W`, `grad_b`
+(Nielsen's `nabla_w`, `nabla_b`), and after the batch one SGD step. numpy does every vector operation,
+but the loop over samples is Python, so the figure shows what that loop costs next to backends/numpy.py,
+which hands the whole batch to BLAS as one matrix product per layer. The gradient accumulators and
+the outer-product scratch are allocated once per model; the forward and backward vectors of each
+sample are fresh arrays, as in the book. Prediction also runs one sample at a time (Nielsen's
+`feedforward` in `evaluate`). No other shortcut and no handicap.
+
+Layers are numbered as in DESIGN.md and backends/numpy.py: `W[1]`, `z[1]`, `a[1]`, `delta[2]`...
+with `a[0]` the input; index 0 of `W`, `b` and `delta` is unused. Nielsen's vectors are columns
+(`z = w a + b`); here a sample is a 1-D vector, so `z_l = W_l a_{l-1} + b_l` is DESIGN.md's
+`a_{l-1} W_l^T + b_l` for one row, and `grad_W_l` gains the outer product `delta_l a_{l-1}^T`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+name = "numpy-per-sample"
+summary = "numpy vectors, backpropagating one sample at a time in a Python loop (Nielsen's network.py)"
+dtypes = ("float32", "float64")
+
+
+def available() -> str | None:
+    return None
+
+
+@dataclass
+class Data:
+    X: np.ndarray  # [n, 784] pixels / 255
+    Y: np.ndarray  # [n, 10] one-hot
+
+
+@dataclass
+class Model:
+    W: list  # W[l]: [n_l, n_{l-1}]
+    b: list  # b[l]: [n_l]
+    activation: str
+    loss: str
+    grad_W: list = field(default_factory=list)  # grad_W[l]: [n_l, n_{l-1}], summed over the batch
+    grad_b: list = field(default_factory=list)  # grad_b[l]: [n_l]
+    outer: list = field(default_factory=list)  # outer[l]: one sample's delta_l a_{l-1}^T
+
+
+def load(weights, spec, dtype: str) -> Model:
+    W = [None] + [np.array(w, dtype=dtype) for w, _ in weights]
+    b = [None] + [np.array(bias, dtype=dtype) for _, bias in weights]
+    return Model(W, b, spec.activation, spec.loss, grad_W=[None] + [np.empty_like(w) for w in W[1:]],
+                 grad_b=[None] + [np.empty_like(v) for v in b[1:]], outer=[None] + [np.empty_like(w) for w in W[1:]])  # fmt: skip
+
+
+def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
+    X = images.astype(dtype) / np.asarray(255, dtype)
+    Y = np.eye(10, dtype=dtype)[labels]
+    return Data(np.ascontiguousarray(X), Y)
+
+
+def weights(model: Model):
+    return [(W.astype(np.float64), b.astype(np.float64)) for W, b in zip(model.W[1:], model.b[1:])]
+
+
+# ---------------------------------------------------------------- the math: forward, backward, update
+def _f(kind: str, z: np.ndarray) -> np.ndarray:
+    if kind == "sigmoid":  # 1 / (1 + e^-z); e^-z may overflow to inf, giving the right limit 0
+        return 1 / (1 + np.exp(-z))
+    if kind == "tanh":
+        return np.tanh(z)
+    return np.maximum(z, 0)  # relu
+
+
+def _f_prime(kind: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """f'(z), from a = f(z) where that is cheaper."""
+    if kind == "sigmoid":
+        return (1 - a) * a
+    if kind == "tanh":
+        return 1 - a * a
+    return (z > 0).astype(z.dtype)  # relu: 1 where z > 0
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())  # shift for stability
+    return e / e.sum()
+
+
+def _forward(m: Model, x: np.ndarray) -> tuple[list, list]:
+    """z_l = W_l a_{l-1} + b_l,  a_l = f(z_l) for one sample; softmax output with cross-entropy."""
+    L = len(m.W) - 1
+    z, a = [None] * (L + 1), [x] + [None] * L  # a_0 = x  [784]
+    for l in range(1, L + 1):
+        z[l] = m.W[l] @ a[l - 1] + m.b[l]  # [n_l]
+        a[l] = _softmax(z[l]) if l == L and m.loss == "cross-entropy" else _f(m.activation, z[l])
+    return z, a
+
+
+def _backprop(m: Model, x: np.ndarray, y: np.ndarray) -> None:
+    """One sample: forward, then backward, adding its gradients into m.grad_W and m.grad_b.
+
+    The weights do not change inside a mini-batch, so every hidden delta uses W_l before its update.
+    """
+    L = len(m.W) - 1
+    z, a = _forward(m, x)
+    delta = [None] * (L + 1)
+    # output: quadratic cost   delta_L = (a_L - y) * f'(z_L);   softmax + cross-entropy   delta_L = a_L - y
+    delta[L] = a[L] - y
+    if m.loss == "quadratic":
+        delta[L] *= _f_prime(m.activation, z[L], a[L])
+    for l in range(L, 0, -1):
+        np.outer(delta[l], a[l - 1], out=m.outer[l])  # this sample's delta_l a_{l-1}^T  [n_l, n_{l-1}]
+        m.grad_W[l] += m.outer[l]
+        m.grad_b[l] += delta[l]
+        if l > 1:  # hidden: delta_{l-1} = (delta_l W_l) * f'(z_{l-1})
+            delta[l - 1] = (delta[l] @ m.W[l]) * _f_prime(m.activation, z[l - 1], a[l - 1])
+
+
+def _update_mini_batch(m: Model, X: np.ndarray, Y: np.ndarray, batch: list, lr: float) -> None:
+    """Sum the gradients of the batch's samples, one at a time, then take one SGD step."""
+    L = len(m.W) - 1
+    for l in range(1, L + 1):
+        m.grad_W[l].fill(0)
+        m.grad_b[l].fill(0)
+    for i in batch:
+        _backprop(m, X[i], Y[i])
+    # update: W_l -= (lr / B) grad_W_l,  b_l -= (lr / B) grad_b_l  (a Python float keeps the dtype)
+    step = lr / len(batch)
+    for l in range(1, L + 1):
+        m.grad_W[l] *= step
+        m.W[l] -= m.grad_W[l]
+        m.grad_b[l] *= step
+        m.b[l] -= m.grad_b[l]
+
+
+def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
+    rows = np.asarray(rows).tolist()  # Python ints index a row faster than numpy scalars
+    with np.errstate(over="ignore"):
+        for start in range(0, len(rows), batch_size):
+            _update_mini_batch(model, data.X, data.Y, rows[start : start + batch_size], lr)
+
+
+# ---------------------------------------------------------------- inference and warm-up
+def predict(model: Model, data: Data) -> np.ndarray:
+    """argmax of a_L, one sample at a time."""
+    with np.errstate(over="ignore"):
+        return np.array([int(_forward(model, x)[1][-1].argmax()) for x in data.X], dtype=np.int64)
+
+
+def warmup(model: Model, data: Data) -> None:
+    """A fresh process's first numpy calls are slow: a few steps and predictions on a copy."""
+    scratch = copy.deepcopy(model)
+    train(scratch, data, np.arange(min(len(data.X), 100)), 10, 0.1)
+    predict(scratch, Data(data.X[:100], data.Y[:100]))
