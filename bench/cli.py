@@ -33,13 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     spec_options(p)
     p.add_argument("--budget", type=number(float, 1), help="seconds; extrapolate epochs that do not fit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.npz) to PATH")
+    p.add_argument("--snapshot-every", type=number(int, 1), metavar="N",
+                   help="with --save: also save the weights after epoch 0 and every N epochs as PATH.epochNN.npz")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="let --save replace existing model files")
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `bench all` to group its backends
     p.add_argument("--summary-json", type=Path, help=argparse.SUPPRESS)  # `bench all` writes the summary
     p.set_defaults(func=cmd_run)
 
-    from bench import compare
+    from bench import compare, evaluate, show
 
     compare.add_commands(sub)
+    evaluate.add_commands(sub)
+    show.add_commands(sub)
     return parser
 
 
@@ -79,7 +85,7 @@ def cmd_run(args) -> int:
     from core.backend import check_supports, get_backend, resolve_dtype
     from core.driver import train_backend
     from core.mnist import load_mnist
-    from core.spec import flops_per_sample
+    from core.spec import flops_per_sample, initial_weights
 
     try:
         spec_from_args(args)  # a bad option is reported before any data is fetched
@@ -94,16 +100,21 @@ def cmd_run(args) -> int:
     run_id = args.run_id or results.new_run_id()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     epochs_csv, summary_csv = args.results / "epochs.csv", args.results / "summary.csv"
+    saver = _run_saver(args, spec, backend, dtype, mnist, run_id)  # refuses an existing file before training
 
     def on_epoch(run, e):
         print(_epoch_line(run, e), flush=True)
         results.append_rows(epochs_csv, results.EPOCH_COLUMNS, [results.epoch_row(run_id, run, e, args.threads)])
+        if saver:
+            saver.epoch(e, backend.weights(run.model))
 
     with environment.limit_threads(args.threads):
         env = environment.capture()
         print(f"{backend.name} {dtype}, {args.threads} thread(s), layers {spec.layers_str}, {spec.activation}, "
               f"{spec.loss}, batch {spec.batch_size}, lr {spec.lr}, {spec.epochs} epochs, seed {spec.seed}; "
               f"MNIST from {mnist.source}; BLAS {env['blas']}; run {run_id}", flush=True)  # fmt: skip
+        if saver:
+            saver.initial(initial_weights(spec), len(mnist.train_labels))
         try:
             run = train_backend(backend, spec, mnist, dtype, budget_s=args.budget, on_epoch=on_epoch,
                                 progress=not args.quiet and sys.stderr.isatty())  # fmt: skip
@@ -113,6 +124,8 @@ def cmd_run(args) -> int:
         env = environment.capture()  # after the run: numba may have been imported by the backend
     print(f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
           f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}")  # fmt: skip
+    if saver:
+        _save_final(saver, run)
     flops = flops_per_sample(spec.layers, spec.batch_size) * len(mnist.train_labels)
     row = results.summary_row(run_id, started, run, args.threads, env, flops)
     if args.summary_json:
@@ -122,6 +135,31 @@ def cmd_run(args) -> int:
         results.append_rows(summary_csv, results.SUMMARY_COLUMNS, [row])
         print(f"appended to {epochs_csv} and {summary_csv}")
     return {"ok": 0, "budget": 0, "interrupted": 130}.get(run.status, 1)
+
+
+def _run_saver(args, spec, backend, dtype, mnist, run_id):
+    """The RunSaver for --save, after checking that it would replace nothing; None without --save."""
+    from core.persist import RunSaver
+
+    if args.snapshot_every and not args.save:
+        raise UserError("--snapshot-every needs --save PATH: snapshots are named after the model file")
+    if not args.save:
+        return None
+    saver = RunSaver(args.save, spec, backend=backend.name, dtype=dtype, data_digest=mnist.digest, run_id=run_id,
+                     every=args.snapshot_every, force=args.force)  # fmt: skip
+    saver.check()
+    return saver
+
+
+def _save_final(saver, run) -> None:
+    path = saver.final(run.status)
+    if path is None:
+        print("no epoch finished: no model saved")
+        return
+    record = saver.latest[0]
+    snapshots = f"; {len(saver.written) - 1} snapshots beside it" if len(saver.written) > 1 else ""
+    print(f"saved the model after epoch {record.epoch} ({100 * record.test_accuracy:.2f}% test accuracy, "
+          f"{run.status}) to {path}{snapshots}")  # fmt: skip
 
 
 def _write_summary_json(args, row: dict) -> None:

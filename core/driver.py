@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import median
 from time import perf_counter
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -50,6 +51,7 @@ class RunRecord:
     epochs: list[EpochRecord] = field(default_factory=list)
     status: str = "ok"  # ok | diverged | interrupted | budget
     note: str = ""
+    model: Any = field(default=None, repr=False, compare=False)  # the backend's model, for backend.weights()
 
     def train_times(self) -> list[float]:
         return [e.train_s for e in self.epochs if e.status == "ok"]
@@ -94,14 +96,15 @@ def train_backend(
 ) -> RunRecord:
     """Train `backend` on `mnist` as `spec` says, evaluating on the test set after every epoch.
 
-    `on_epoch` is called after each epoch (the CLI prints, the results writer appends). Ctrl-C
-    ends the run early with status "interrupted" and returns what was finished.
+    `on_epoch` is called after each epoch, outside the timed calls (the CLI prints, the results writer
+    appends, `--save` reads `backend.weights(run.model)`). Ctrl-C ends the run early with status
+    "interrupted" and returns what was finished.
     """
     run = RunRecord(backend.name, dtype, spec)
     n = len(mnist.train_labels)
 
     t0 = perf_counter()
-    model = backend.load(initial_weights(spec), spec, dtype)
+    model = run.model = backend.load(initial_weights(spec), spec, dtype)
     train_data = backend.load_data(mnist.train_images, mnist.train_labels, dtype)
     test_data = backend.load_data(mnist.test_images, mnist.test_labels, dtype)
     run.setup_s = perf_counter() - t0
