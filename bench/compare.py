@@ -15,6 +15,7 @@ from bench.options import number, spec_options
 
 DEFAULT_BUDGET_S = 150.0  # per backend; the pure-Python one cannot train 30 full epochs in it
 QUICK = {"epochs": 1, "budget": 5.0}
+CEILING_QUICK = ["--n", "1024", "--repeats", "3"]  # a smaller product, still at the BLAS's peak here
 
 
 def add_commands(sub) -> None:
@@ -37,6 +38,17 @@ def add_commands(sub) -> None:
     p.add_argument("name", help="backend name (see: bench list)")
     p.add_argument("--dtype", help="one dtype (default: every dtype the backend supports)")
     p.set_defaults(func=cmd_check)
+
+    add_analysis_commands(sub)
+
+
+def add_analysis_commands(sub) -> None:
+    """`bench plot`, `bench ceiling` and `bench scaling`: each module registers its own command."""
+    from bench import ceiling, plots, scaling
+
+    plots.add_command(sub)
+    ceiling.add_command(sub)
+    scaling.add_command(sub)
 
 
 def cmd_check(args) -> int:
@@ -92,6 +104,31 @@ def _run_child(cmd: list[str]) -> tuple[int, bool]:
             return proc.wait(), True
 
 
+def _measure_ceiling(args, run_id: str) -> None:
+    """The machine's matmul ceiling for float32 and float64 at the run's thread counts, in a fresh process
+    that ends before any backend starts (so no BLAS threads compete), filed under the run's run_id."""
+    cmd = [sys.executable, "-m", "bench", "ceiling", "--run-id", run_id, "--results", str(args.results),
+           "--threads", ",".join(str(t) for t in args.threads)] + (CEILING_QUICK if args.quick else [])  # fmt: skip
+    print("== the machine's ceiling: numpy matmul, float32 and float64 ==", flush=True)
+    code, interrupted = _run_child(cmd)
+    if interrupted:
+        raise KeyboardInterrupt
+    if code != 0:
+        print(f"warning: the ceiling measurement exited with code {code}; % of ceiling stays blank", file=sys.stderr)
+
+
+def _write_plots(results_dir: Path, run_id: str) -> None:
+    from bench import plots
+
+    try:
+        paths = plots.write_run_plots(results_dir, run_id)
+    except Exception as exc:  # noqa: BLE001 - the results are saved; a plotting failure must not hide them
+        print(f"warning: plots not written ({type(exc).__name__}: {exc}); "
+              f"retry with: python -m bench --debug plot {run_id} --results {results_dir}", file=sys.stderr)  # fmt: skip
+        return
+    print("plots: " + ", ".join(str(p) for p in paths))
+
+
 def cmd_all(args) -> int:
     from bench import report
     from core import results
@@ -114,6 +151,7 @@ def cmd_all(args) -> int:
 
     run_id = results.new_run_id()
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    _measure_ceiling(args, run_id)
     rows, interrupted = [], False
     jobs = [(name, threads) for threads in args.threads for name in names]
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,6 +182,7 @@ def cmd_all(args) -> int:
     print("\n" + report.render(summary))
     report.write_markdown(summary, args.results / "comparison.md", "python -m bench " + shlex.join(sys.argv[1:]))
     print(f"\nwrote {args.results / 'comparison.md'}; every epoch is in {args.results / 'epochs.csv'}")
+    _write_plots(args.results, run_id)
     if interrupted:
         print("interrupted: the table holds the backends that finished", file=sys.stderr)
         return 130

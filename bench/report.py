@@ -35,7 +35,28 @@ def read_summary(results: Path, run_id: str | None = None) -> pd.DataFrame:
     rows = df[df["run_id"] == run_id]
     if rows.empty:
         raise UserError(f"no run {run_id!r} in {path}; runs there: {', '.join(df['run_id'].unique()[-5:])}")
-    return rows.reset_index(drop=True)
+    return with_ceiling(rows.reset_index(drop=True), results)
+
+
+def with_ceiling(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
+    """Add each row's machine ceiling (GFLOP/s for its dtype and threads, and the matrix size) from
+    results/ceiling.csv, measured under the same run_id; NaN where it was not measured."""
+    from bench.ceiling import read_ceiling
+
+    ceiling = read_ceiling(results, summary["run_id"].iloc[0])
+    keys = [(r.dtype, int(r.threads)) if isinstance(r.dtype, str) else None for r in summary.itertuples()]
+    summary = summary.copy()
+    summary["ceiling_gflops"] = [ceiling.get(k, (math.nan, 0))[0] for k in keys]
+    summary["ceiling_n"] = [ceiling.get(k, (math.nan, 0))[1] for k in keys]
+    return summary
+
+
+def percent_of_ceiling(gflops: float, ceiling: float) -> str:
+    """'14%', '2.3%', '0.035%': two significant figures below 10%; blank when either is unknown."""
+    if gflops is None or ceiling is None or math.isnan(gflops) or math.isnan(ceiling) or ceiling <= 0:
+        return ""
+    pct = 100 * gflops / ceiling
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
 
 
 def _s(x: float, digits: int = 3) -> str:
@@ -62,18 +83,19 @@ def table_rows(summary: pd.DataFrame) -> list[list[str]]:
         spread = f"{_s(r['min_train_s'])}-{_s(r['max_train_s'])}" if not math.isnan(r["min_train_s"]) else ""
         accuracy = "" if math.isnan(r["final_accuracy"]) else f"{100 * r['final_accuracy']:.2f}%"
         rows.append([
-            r["backend"], r["dtype"], r["threads"], _s(r["median_train_s"]), spread,
+            r["backend"], r["dtype"] if isinstance(r["dtype"], str) else "", r["threads"], _s(r["median_train_s"]), spread,
             "" if math.isnan(r["speedup"]) else f"{r['speedup']:.1f}x", accuracy, _s(r["time_to_95_s"], 1),
-            _s(r["compile_s"], 2), _s(r["setup_s"], 2), _s(r["gflops"], 2), _timing(r),
+            _s(r["compile_s"], 2), _s(r["setup_s"], 2), _s(r["gflops"], 2),
+            percent_of_ceiling(r["gflops"], r.get("ceiling_gflops", math.nan)), _timing(r),
         ])  # fmt: skip
     for q in QUOTED:
         rows.append([q["backend"], q["dtype"], q["threads"], f"{q['median_train_s']:.2f}", "", "",
-                     f"{100 * q['final_accuracy']:.2f}%", "", "", "", "", QUOTED_NOTE])  # fmt: skip
+                     f"{100 * q['final_accuracy']:.2f}%", "", "", "", "", "", QUOTED_NOTE])  # fmt: skip
     return rows
 
 
 HEADERS = ["backend", "dtype", "threads", "s/epoch (median)", "min-max", "speedup", "test acc",
-           "s to 95%", "compile s", "setup s", "GFLOP/s", "timing"]  # fmt: skip
+           "s to 95%", "compile s", "setup s", "GFLOP/s", "% of ceiling", "timing"]  # fmt: skip
 
 
 def ratios(summary: pd.DataFrame) -> list[str]:
@@ -109,13 +131,30 @@ def environment_line(summary: pd.DataFrame) -> str:
             f"numba {r['numba']}, BLAS {r['blas']}; host {r['host']}, run {r['run_id']} at {r['started_utc']}")  # fmt: skip
 
 
+def ceiling_line(summary: pd.DataFrame) -> str:
+    """The ceiling each row's "% of ceiling" divides by, in words."""
+    from bench.ceiling import busy_warning
+
+    if "ceiling_gflops" not in summary or summary["ceiling_gflops"].isna().all():
+        return "Ceiling: not measured for this run (python -m bench ceiling measures one)."
+    ok = summary[summary["ceiling_gflops"].notna()].drop_duplicates(["dtype", "threads"])
+    ok = ok.sort_values(["dtype", "threads"])
+    parts = [f"{r.dtype} {r.threads} thread{'s' if r.threads > 1 else ''} {r.ceiling_gflops:.1f} GFLOP/s"
+             for r in ok.itertuples()]  # fmt: skip
+    n = int(ok["ceiling_n"].iloc[0])
+    warning = busy_warning({(r.dtype, int(r.threads)): (r.ceiling_gflops, n) for r in ok.itertuples()})
+    line = (f"Ceiling (this machine's best numpy matmul, {n}x{n}, measured at the start of the run): "
+            f"{', '.join(parts)}; % of ceiling = a row's GFLOP/s over the ceiling for its dtype and threads.")  # fmt: skip
+    return line + (f"\n{warning}" if warning else "")
+
+
 def render(summary: pd.DataFrame, fmt: str = "simple") -> str:
     r = summary.iloc[0]
     config = (f"layers {r['layers']}, {r['activation']}, {r['loss']} cost, batch {r['batch_size']}, "
               f"lr {r['lr']}, seed {r['seed']}")  # fmt: skip
     table = tabulate(table_rows(summary), headers=HEADERS, tablefmt=fmt, disable_numparse=True)
     return "\n".join([table, "", *ratios(summary), *noise_warnings(summary), "", f"Configuration: {config}.",
-                      f"Machine: {environment_line(summary)}."])  # fmt: skip
+                      ceiling_line(summary), f"Machine: {environment_line(summary)}."])  # fmt: skip
 
 
 def write_markdown(summary: pd.DataFrame, path: Path, command: str) -> None:
@@ -125,6 +164,9 @@ def write_markdown(summary: pd.DataFrame, path: Path, command: str) -> None:
         "test accuracy is after the last epoch; s to 95% is training time until the test accuracy first reached "
         "95%. Rows marked extrapolated trained on the first samples of each epoch only.", "",
         render(summary, fmt="github"), "", f"Produced by `{command}`.", "",
+        "![seconds per epoch by backend](epoch_seconds.png)", "",
+        "![test accuracy by epoch](accuracy_by_epoch.png)", "",
+        "![test accuracy against training seconds](time_to_accuracy.png)", "",
     ])  # fmt: skip
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
