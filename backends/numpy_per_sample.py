@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backends.numpy import Data  # the same arrays as the batched backend
+
 name = "numpy-per-sample"
 summary = "numpy vectors, backpropagating one sample at a time in a Python loop (Nielsen's network.py)"
 dtypes = ("float32", "float64")
@@ -29,12 +31,6 @@ dtypes = ("float32", "float64")
 
 def available() -> str | None:
     return None
-
-
-@dataclass
-class Data:
-    X: np.ndarray  # [n, 784] pixels / 255
-    Y: np.ndarray  # [n, 10] one-hot
 
 
 @dataclass
@@ -53,16 +49,6 @@ def load(weights, spec, dtype: str) -> Model:
     b = [None] + [np.array(bias, dtype=dtype) for _, bias in weights]
     return Model(W, b, spec.activation, spec.loss, grad_W=[None] + [np.empty_like(w) for w in W[1:]],
                  grad_b=[None] + [np.empty_like(v) for v in b[1:]], outer=[None] + [np.empty_like(w) for w in W[1:]])  # fmt: skip
-
-
-def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
-    X = images.astype(dtype) / np.asarray(255, dtype)
-    Y = np.eye(10, dtype=dtype)[labels]
-    return Data(np.ascontiguousarray(X), Y)
-
-
-def weights(model: Model):
-    return [(W.astype(np.float64), b.astype(np.float64)) for W, b in zip(model.W[1:], model.b[1:])]
 
 
 # ---------------------------------------------------------------- the math: forward, backward, update

@@ -37,15 +37,18 @@ def number(kind, low=None):
     return convert
 
 
-def thread_list(text: str) -> list[int]:
-    """'1,2' -> [1, 2] for `bench all --threads`."""
+def int_list(text: str) -> list[int]:
+    """'16,36,128' -> [16, 36, 128] (sorted, without repeats), each at least 1: thread counts, sizes."""
     try:
-        counts = [int(part) for part in text.split(",")]
+        values = [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--threads takes counts such as 1 or 1,2, got {text!r}") from None
-    if min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"--threads counts must be at least 1, got {text!r}")
-    return counts
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2, got {text!r}") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"every value must be at least 1, got {text!r}")
+    return sorted(set(values))
+
+
+thread_list = int_list
 
 
 def spec_options(p: argparse.ArgumentParser, several_threads: bool = False) -> None:

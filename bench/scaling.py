@@ -17,7 +17,6 @@ No arithmetic lives here: the cells call the backend contract only.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import sys
@@ -29,7 +28,7 @@ from time import perf_counter
 import numpy as np
 import pandas as pd
 
-from bench.options import DEFAULT_RESULTS, data_options, number
+from bench.options import DEFAULT_RESULTS, data_options, int_list, number
 
 DEFAULT_HIDDEN = (16, 36, 128, 512, 1024)
 DEFAULT_BATCH = (1, 10, 64, 256)
@@ -44,16 +43,6 @@ SCALING_COLUMNS = [
 ]  # fmt: skip
 FILES = ("scaling_hidden.png", "scaling_batch.png")
 MARGIN = 1.10  # a crossover needs each side clearly ahead (by 10%) somewhere on either side of it
-
-
-def int_list(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 16,36,128, got {text!r}") from None
-    if min(values) < 1:
-        raise argparse.ArgumentTypeError(f"sizes must be at least 1, got {text!r}")
-    return sorted(set(values))
 
 
 def add_command(sub) -> None:

@@ -28,7 +28,7 @@ def test_backend_matches_the_float64_reference(backend, dtype, spec):
 
 def test_every_shipped_backend_is_discovered_and_checked():
     names = {c.values[0].name for c in CASES}
-    assert {"numpy", "python"} <= names
+    assert {"numpy", "python", "numba"} <= names
 
 
 def _variant(**overrides):

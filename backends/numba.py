@@ -1,0 +1,538 @@
+"""numba: the whole epoch in one compiled call, the layer products blocked for the vector registers.
+
+`train` hands every row it is given to one @njit kernel, which loops over the batches and runs each
+batch's forward pass, backward pass and SGD update in compiled code: no Python per batch. The math
+is DESIGN.md's with its names (`z1`, `a1`, `delta2`, ...). The default network, one hidden layer,
+has its own kernel with every array named (`_train_one_hidden`); any other layer list runs the
+general one (`_train_layers`, with `W[l]`, `z[l]`, ... and `a[0]` the input batch, as in
+backends/numpy.py). Both call the same blocked products.
+
+Where this departs from the plainest loops, for speed (each is explained where it happens):
+- the two big products of a layer, `a_{l-1} W_l^T` and `W_l -= (lr/B) delta_l^T a_{l-1}`, are
+  blocked so that LLVM keeps partial sums in vector registers (`_affine`, `_sgd_step`);
+- rows wider than half a page are stored page-aligned (`_padded`), the next batch's images are
+  prefetched while this batch trains, and float32 sigmoid uses an exp that vectorizes (`_exp`);
+- kernels are compiled for 512-bit vectors where the CPU has them (`_prefer_512_bit_vectors`).
+backends/numpy.py remains the clearest statement of the network; this file is the fast one.
+
+Kernels are cached on disk (cache=True): only the first process to use a configuration compiles it,
+and `warmup` does that before any timing. Always one thread: splitting a batch of 10 across threads
+costs more in synchronization than it saves (numbers in `train`'s docstring).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+try:
+    import numba
+    from llvmlite import binding as llvm
+    from llvmlite import ir
+    from numba import njit, types
+    from numba.core import cgutils
+    from numba.extending import intrinsic, overload
+except ImportError as exc:  # numba missing: this backend is unavailable, the harness still runs
+    numba = None
+    _MISSING = f"numba is not installed ({exc}); pip install numba"
+
+    def njit(*args, **kwargs):
+        return lambda f: f
+
+    intrinsic = overload = njit
+
+
+name = "numba"
+summary = "numba JIT: the epoch in one compiled call, layer products blocked for vector registers"
+dtypes = ("float32", "float64")
+
+SIGMOID, TANH, RELU = 0, 1, 2
+QUADRATIC, CROSS_ENTROPY = 0, 1
+ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
+LOSSES = {"quadratic": QUADRATIC, "cross-entropy": CROSS_ENTROPY}
+
+# Compiler flags. error_model="numpy": a float division by zero gives inf, as in numpy, instead of
+# raising, so no zero test sits in the loops (such a test keeps LLVM from vectorizing them).
+# FAST, for the blocked products only: `reassoc` lets LLVM split a dot product across vector lanes
+# (the order of summation then differs from a scalar loop's, by rounding only) and `contract` fuses
+# multiply-adds. No `nnan`/`ninf` anywhere: sigmoid relies on e^-z overflowing to inf.
+JIT = dict(cache=True, error_model="numpy")
+FAST = dict(JIT, fastmath={"reassoc", "contract", "nsz"})
+
+PAGE, LINE = 4096, 64  # bytes
+PREFETCH_LOCALITY = 2  # llvm.prefetch: 2 = into L2; the copy into a0 then brings each line to L1
+PREDICT_CHUNK = 500  # rows per forward pass in predict
+
+
+def available() -> str | None:
+    return None if numba is not None else _MISSING
+
+
+def _prefer_512_bit_vectors() -> None:
+    """Let LLVM use 512-bit vectors where the CPU has AVX-512, for every numba kernel of this process.
+
+    LLVM's tuning for Intel server cores since Skylake-SP prefers 256-bit vectors even where AVX-512
+    exists (wider ones once cost clock speed). For these FMA-bound loops 512-bit vectors made an
+    epoch 1.4x faster on an Emerald Rapids core (0.091 s against 0.128 s, float32). This is numba's
+    documented NUMBA_CPU_FEATURES setting; a value the user set is left alone. It takes effect only
+    if numba has compiled nothing yet in this process, and it is part of the on-disk cache's key.
+    """
+    if numba is None or numba.config.CPU_FEATURES is not None:
+        return
+    try:
+        features = llvm.get_host_cpu_features()
+    except RuntimeError:  # LLVM cannot read this CPU's features: leave numba's defaults
+        return
+    if features.get("avx512f"):
+        numba.config.CPU_FEATURES = features.flatten() + ",-prefer-256-bit"
+
+
+_prefer_512_bit_vectors()
+
+
+# ---------------------------------------------------------------- the model and its buffers
+def _padded(rows: int, n: int, dtype) -> np.ndarray:
+    """Zeros [rows, stride], C-contiguous, starting on a page: row r's n values are [r, :n].
+
+    A row wider than half a page gets whole pages, so every such row starts at the same offset in a
+    page (0). Then `_sgd_step`, which stores into rows of W while it loads rows of A, never has a
+    load wait on an older store to an address equal modulo 4 KiB (the CPU's "4K aliasing" check);
+    with rows packed at 784 values that loop ran 1.5x slower. Narrower rows are padded to whole
+    cache lines. The padding stays zero and no loop reads it.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    unit = PAGE if n * itemsize > PAGE // 2 else LINE
+    stride = max(1, -(-n * itemsize // unit)) * unit // itemsize
+    raw = np.zeros(rows * stride + PAGE // itemsize, dtype)
+    start = (-raw.ctypes.data % PAGE) // itemsize
+    return raw[start : start + rows * stride].reshape(rows, stride)
+
+
+@dataclass
+class Data:
+    X: np.ndarray  # [n, 784] pixels / 255
+    labels: np.ndarray  # [n] int64; Y is their one-hot
+
+
+@dataclass
+class Model:
+    sizes: np.ndarray  # n_0 = 784, n_1, ..., n_L = 10 (int64)
+    W: tuple  # W[l]: [n_l, n_{l-1}] in the first n_{l-1} columns of a padded array; W[0] a placeholder
+    b: tuple  # b[l]: [n_l]; b[0] a placeholder
+    activation: int
+    loss: int
+    buffers: dict = field(default_factory=dict)  # batch size -> Buffers
+
+
+class Buffers:
+    """Every intermediate array of one step for up to B rows, allocated once: [B, n_l] per layer."""
+
+    def __init__(self, sizes, B: int, dtype) -> None:
+        unused = np.zeros((0, 0), dtype)
+        self.z = (unused,) + tuple(_padded(B, n, dtype) for n in sizes[1:])
+        self.a = tuple(_padded(B, n, dtype) for n in sizes)  # a[0]: the input batch
+        self.delta = (unused,) + tuple(_padded(B, n, dtype) for n in sizes[1:])
+
+
+def load(weights, spec, dtype: str) -> Model:
+    W, b = [np.zeros((0, 0), dtype)], [np.zeros(0, dtype)]
+    for w, bias in weights:
+        W.append(_padded(*w.shape, dtype))
+        W[-1][:, : w.shape[1]] = w
+        b.append(np.array(bias, dtype=dtype))
+    sizes = np.array(spec.layers, dtype=np.int64)
+    return Model(sizes, tuple(W), tuple(b), ACTIVATIONS[spec.activation], LOSSES[spec.loss])
+
+
+def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
+    X = images.astype(dtype) / np.asarray(255, dtype)
+    return Data(np.ascontiguousarray(X), labels.astype(np.int64))
+
+
+def weights(model: Model):
+    return [(W[:, :n].astype(np.float64), b.astype(np.float64))
+            for W, b, n in zip(model.W[1:], model.b[1:], model.sizes[:-1])]  # fmt: skip
+
+
+def _buffers(model: Model, B: int) -> Buffers:
+    if B not in model.buffers:
+        model.buffers[B] = Buffers(model.sizes, B, model.W[1].dtype)
+    return model.buffers[B]
+
+
+# ---------------------------------------------------------------- compiler helpers
+@intrinsic
+def _prefetch(typingctx, arr, index):
+    """Start loading the cache line of arr[index] (1-D): a hint to the CPU, no effect on values."""
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]])
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(PREFETCH_LOCALITY), i32(1)])  # read, locality, data
+        return context.get_dummy_value()
+
+    return types.void(arr, index), codegen
+
+
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE-754 bits are the int32 `bits`."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+def _exp(x):
+    """e^x; compiled per dtype by `_exp_for`."""
+    return np.exp(x)
+
+
+@overload(_exp)
+def _exp_for(x):
+    if x != types.float32:
+        return lambda x: np.exp(x)
+    f32 = np.float32
+    lo, hi = f32(-87.33654475055310898657), f32(88.72283935546875)  # e^x below FLT_MIN, above FLT_MAX
+
+    def expf(x):
+        """float32 e^x within 1.4 ulp, with no call, branch or table, so that a loop of it vectorizes
+        (libm's expf is one call per value: a batch's sigmoids took 6x longer). Cephes' expf: x = k ln2
+        + r, e^r by polynomial, 2^k from its bits in two factors (so k = 128 and k = -126 both work).
+        Below FLT_MIN it returns 0 where libm returns a subnormal; no sum here can tell them apart."""
+        xc = min(max(x, lo), hi)
+        k = (xc * f32(1.44269504088896341) + f32(12582912.0)) - f32(12582912.0)  # round(x / ln 2), 1.5 * 2^23
+        r = xc - k * f32(0.693359375) - k * f32(-2.12194440e-4)  # ln 2 in two parts
+        p = (f32(1.9875691500e-4) * r + f32(1.3981999507e-3)) * r + f32(8.3334519073e-3)
+        p = (((p * r + f32(4.1665795894e-2)) * r + f32(1.6666665459e-1)) * r + f32(5.0000001201e-1)) * (r * r)
+        p = p + r + f32(1)
+        k1 = np.int32(k) >> np.int32(1)
+        k2 = np.int32(k) - k1
+        p = p * _float32_from_bits((k1 + np.int32(127)) << np.int32(23))  # * 2^k1
+        p = p * _float32_from_bits((k2 + np.int32(127)) << np.int32(23))  # * 2^k2
+        p = f32(np.inf) if x > hi else p
+        return f32(0) if x < lo else p
+
+    return expf
+
+
+# ---------------------------------------------------------------- blocked products
+@njit(**FAST)
+def _affine(A, W, b, Z, B, n, m):
+    """Z = A W^T + b for the first B rows of A [., n], W [m, n], b [m] and Z [., m].
+
+    Blocking: 4 rows of W against 5 rows of A at a time. The inner loop runs along n, contiguous in
+    all nine rows, with 20 partial sums that LLVM keeps in vector registers (16 float32 lanes each):
+    per step 9 vector loads feed 20 vector FMAs, and a row of W comes from L2 once per batch (for
+    the second 5 rows of A it is still in L1). Leftover rows of A (B % 5) and of W (m % 4) take
+    narrower loops.
+    """
+    zero = W.dtype.type(0)
+    for j in range(0, m - 3, 4):
+        w0, w1, w2, w3 = W[j], W[j + 1], W[j + 2], W[j + 3]
+        for s in range(0, B - 4, 5):
+            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+            c00 = c01 = c02 = c03 = c04 = c10 = c11 = c12 = c13 = c14 = zero
+            c20 = c21 = c22 = c23 = c24 = c30 = c31 = c32 = c33 = c34 = zero
+            for i in range(n):
+                v0, v1, v2, v3 = w0[i], w1[i], w2[i], w3[i]
+                x = x0[i]
+                c00 += v0 * x
+                c10 += v1 * x
+                c20 += v2 * x
+                c30 += v3 * x
+                x = x1[i]
+                c01 += v0 * x
+                c11 += v1 * x
+                c21 += v2 * x
+                c31 += v3 * x
+                x = x2[i]
+                c02 += v0 * x
+                c12 += v1 * x
+                c22 += v2 * x
+                c32 += v3 * x
+                x = x3[i]
+                c03 += v0 * x
+                c13 += v1 * x
+                c23 += v2 * x
+                c33 += v3 * x
+                x = x4[i]
+                c04 += v0 * x
+                c14 += v1 * x
+                c24 += v2 * x
+                c34 += v3 * x
+            Z[s, j], Z[s, j + 1], Z[s, j + 2], Z[s, j + 3] = c00, c10, c20, c30
+            Z[s + 1, j], Z[s + 1, j + 1], Z[s + 1, j + 2], Z[s + 1, j + 3] = c01, c11, c21, c31
+            Z[s + 2, j], Z[s + 2, j + 1], Z[s + 2, j + 2], Z[s + 2, j + 3] = c02, c12, c22, c32
+            Z[s + 3, j], Z[s + 3, j + 1], Z[s + 3, j + 2], Z[s + 3, j + 3] = c03, c13, c23, c33
+            Z[s + 4, j], Z[s + 4, j + 1], Z[s + 4, j + 2], Z[s + 4, j + 3] = c04, c14, c24, c34
+        for s in range(B - B % 5, B):  # leftover rows of A, one at a time
+            x0 = A[s]
+            c00 = c10 = c20 = c30 = zero
+            for i in range(n):
+                x = x0[i]
+                c00 += w0[i] * x
+                c10 += w1[i] * x
+                c20 += w2[i] * x
+                c30 += w3[i] * x
+            Z[s, j], Z[s, j + 1], Z[s, j + 2], Z[s, j + 3] = c00, c10, c20, c30
+    for j in range(m - m % 4, m):  # leftover rows of W, one at a time
+        w0 = W[j]
+        for s in range(B):
+            x0 = A[s]
+            c00 = zero
+            for i in range(n):
+                c00 += w0[i] * x0[i]
+            Z[s, j] = c00
+    for s in range(B):
+        for j in range(m):
+            Z[s, j] += b[j]
+
+
+@njit(**FAST)
+def _sgd_step(delta, A, W, b, eta, B, n, m):
+    """W -= eta delta^T A and b -= eta (sum of delta's rows), for the first B rows of delta [., m]
+    and A [., n], W [m, n], b [m].
+
+    Blocking: 2 rows of W updated by 5 rows of A at a time, in one contiguous pass along n: per step
+    7 vector loads, 2 stores and 10 vector FMAs (eta delta[s, j] held in registers), and a row of W
+    goes from L2 to the core and back once per batch. grad_W = delta^T A is never stored.
+    """
+    zero = W.dtype.type(0)
+    for j in range(m):
+        g = zero
+        for s in range(B):
+            g += delta[s, j]
+        b[j] -= eta * g
+    for j in range(0, m - 1, 2):
+        w0, w1 = W[j], W[j + 1]
+        for s in range(0, B - 4, 5):
+            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+            e00, e01, e02 = eta * delta[s, j], eta * delta[s + 1, j], eta * delta[s + 2, j]
+            e03, e04 = eta * delta[s + 3, j], eta * delta[s + 4, j]
+            e10, e11, e12 = eta * delta[s, j + 1], eta * delta[s + 1, j + 1], eta * delta[s + 2, j + 1]
+            e13, e14 = eta * delta[s + 3, j + 1], eta * delta[s + 4, j + 1]
+            for i in range(n):
+                v0, v1, v2, v3, v4 = x0[i], x1[i], x2[i], x3[i], x4[i]
+                w0[i] -= e00 * v0 + e01 * v1 + e02 * v2 + e03 * v3 + e04 * v4
+                w1[i] -= e10 * v0 + e11 * v1 + e12 * v2 + e13 * v3 + e14 * v4
+        for s in range(B - B % 5, B):  # leftover rows of A, one at a time
+            x0 = A[s]
+            e00, e10 = eta * delta[s, j], eta * delta[s, j + 1]
+            for i in range(n):
+                w0[i] -= e00 * x0[i]
+                w1[i] -= e10 * x0[i]
+    if m % 2:  # the last row of W alone
+        w0 = W[m - 1]
+        for s in range(B):
+            x0 = A[s]
+            e00 = eta * delta[s, m - 1]
+            for i in range(n):
+                w0[i] -= e00 * x0[i]
+
+
+@njit(**FAST)
+def _backprop(delta, W, out, B, n, m):
+    """out = delta W for the first B rows of delta [., m] and out [., n], W [m, n]: rows of W scaled
+    and added, contiguous along n; samples innermost, so two updates of one row of out are B steps
+    apart rather than back to back."""
+    for s in range(B):
+        for i in range(n):
+            out[s, i] = 0
+    for k in range(m):
+        w = W[k]
+        for s in range(B):
+            d = delta[s, k]
+            o = out[s]
+            for i in range(n):
+                o[i] += d * w[i]
+
+
+# ---------------------------------------------------------------- activations, loss, input
+@njit(**JIT)
+def _f(kind, z, a, B, n):
+    """a = f(z) on the first B rows and n columns."""
+    one = z.dtype.type(1)
+    for s in range(B):
+        for j in range(n):
+            if kind == SIGMOID:  # 1 / (1 + e^-z); e^-z may overflow to inf, giving the right limit 0
+                a[s, j] = one / (one + _exp(-z[s, j]))
+            elif kind == TANH:
+                a[s, j] = np.tanh(z[s, j])
+            else:  # relu
+                a[s, j] = max(z[s, j], z.dtype.type(0))
+
+
+@njit(**JIT)
+def _times_f_prime(kind, z, a, delta, B, n):
+    """delta *= f'(z) on the first B rows and n columns, from a = f(z) where that is cheaper."""
+    one = z.dtype.type(1)
+    for s in range(B):
+        for j in range(n):
+            if kind == SIGMOID:  # a (1 - a)
+                delta[s, j] *= a[s, j] * (one - a[s, j])
+            elif kind == TANH:  # 1 - a^2
+                delta[s, j] *= one - a[s, j] * a[s, j]
+            elif z[s, j] <= 0:  # relu: 1 where z > 0
+                delta[s, j] = 0
+
+
+@njit(**JIT)
+def _softmax(z, a, B, n):
+    for s in range(B):
+        top = z[s, 0]
+        for k in range(n):
+            top = max(top, z[s, k])
+        total = z.dtype.type(0)
+        for k in range(n):
+            a[s, k] = _exp(z[s, k] - top)  # shifted for stability
+            total += a[s, k]
+        for k in range(n):
+            a[s, k] /= total
+
+
+@njit(**JIT)
+def _output(kind, loss, z, a, B, n):
+    """a_L from z_L: f, or softmax with cross-entropy."""
+    if loss == CROSS_ENTROPY:
+        _softmax(z, a, B, n)
+    else:
+        _f(kind, z, a, B, n)
+
+
+@njit(**JIT)
+def _output_delta(kind, loss, z, a, labels, rows, start, delta, B, n):
+    """quadratic cost: delta_L = (a_L - Y) * f'(z_L);   softmax with cross-entropy: delta_L = a_L - Y."""
+    for s in range(B):
+        y = labels[rows[start + s]]
+        for k in range(n):
+            delta[s, k] = a[s, k] - (a.dtype.type(1) if k == y else a.dtype.type(0))
+    if loss == QUADRATIC:
+        _times_f_prime(kind, z, a, delta, B, n)
+
+
+@njit(**JIT)
+def _load_batch(X, rows, start, B, batch_size, a0, n0):
+    """a_0 = X[rows[start : start + B]], and the next batch's images sent for (it trains meanwhile)."""
+    for s in range(start + batch_size, min(start + 2 * batch_size, len(rows))):
+        x = X[rows[s]]
+        for i in range(0, n0, LINE // X.itemsize):
+            _prefetch(x, i)
+    for s in range(B):
+        x = X[rows[start + s]]
+        for i in range(n0):
+            a0[s, i] = x[i]
+
+
+# ---------------------------------------------------------------- the math: forward, backward, update
+# Almost all the arithmetic is layer 1's two products with the 784 inputs, each 2 B n1 784 flops per
+# batch: _affine reads each row of W1 once per batch and applies it to 5 images at a time, keeping
+# the 4 x 5 dot products of a block of 4 rows in registers; _sgd_step updates 2 rows of W1 from 5
+# images per contiguous pass, so the row goes from cache to core and back once per batch.
+@njit(**JIT)
+def _train_one_hidden(X, labels, rows, batch_size, lr, sizes, W1, b1, W2, b2,
+                      a0, z1, a1, delta1, z2, a2, delta2, activation, loss):  # fmt: skip
+    """SGD over `rows` in consecutive batches of `batch_size` for layers n0, n1, n2 (784, 36, 10)."""
+    n0, n1, n2 = sizes[0], sizes[1], sizes[2]
+    for start in range(0, len(rows), batch_size):
+        B = min(batch_size, len(rows) - start)
+        _load_batch(X, rows, start, B, batch_size, a0, n0)  # a0 = X batch  [B, 784]
+        # forward: z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l)
+        _affine(a0, W1, b1, z1, B, n0, n1)  # z1 [B, n1]: blocks of 4 rows of W1 x 5 images
+        _f(activation, z1, a1, B, n1)
+        _affine(a1, W2, b2, z2, B, n1, n2)  # z2 [B, 10]
+        _output(activation, loss, z2, a2, B, n2)
+        # backward: delta2 from the loss; hidden delta1 = (delta2 W2) * f'(z1), with W2 before its update
+        _output_delta(activation, loss, z2, a2, labels, rows, start, delta2, B, n2)
+        _backprop(delta2, W2, delta1, B, n1, n2)  # [B, n1]
+        _times_f_prime(activation, z1, a1, delta1, B, n1)
+        # update: W_l -= (lr / B) grad_W_l,  grad_W_l = delta_l^T a_{l-1};  b_l -= (lr / B) grad_b_l
+        eta = X.dtype.type(lr / B)  # in the model's dtype
+        _sgd_step(delta2, a1, W2, b2, eta, B, n1, n2)
+        _sgd_step(delta1, a0, W1, b1, eta, B, n0, n1)  # passes of 2 rows of W1 x 5 images
+
+
+@njit(**JIT)
+def _forward(W, b, z, a, sizes, B, activation, loss):
+    """z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l), l = 1..L; the input in a[0]."""
+    L = len(W) - 1
+    for l in range(1, L):
+        _affine(a[l - 1], W[l], b[l], z[l], B, sizes[l - 1], sizes[l])  # z[l] [B, n_l]
+        _f(activation, z[l], a[l], B, sizes[l])
+    _affine(a[L - 1], W[L], b[L], z[L], B, sizes[L - 1], sizes[L])
+    _output(activation, loss, z[L], a[L], B, sizes[L])
+
+
+@njit(**JIT)
+def _train_layers(X, labels, rows, batch_size, lr, sizes, W, b, z, a, delta, activation, loss):
+    """SGD over `rows` in consecutive batches of `batch_size`, for any layer list (tuples by layer)."""
+    L = len(W) - 1
+    for start in range(0, len(rows), batch_size):
+        B = min(batch_size, len(rows) - start)
+        _load_batch(X, rows, start, B, batch_size, a[0], sizes[0])  # a[0] = X batch  [B, 784]
+        _forward(W, b, z, a, sizes, B, activation, loss)
+        _output_delta(activation, loss, z[L], a[L], labels, rows, start, delta[L], B, sizes[L])
+        eta = X.dtype.type(lr / B)  # in the model's dtype
+        for l in range(L, 0, -1):
+            if l > 1:  # hidden: delta_{l-1} = (delta_l W_l) * f'(z_{l-1}), with W_l before its update
+                _backprop(delta[l], W[l], delta[l - 1], B, sizes[l - 1], sizes[l])
+                _times_f_prime(activation, z[l - 1], a[l - 1], delta[l - 1], B, sizes[l - 1])
+            # update: W_l -= (lr / B) grad_W_l,  grad_W_l = delta_l^T a_{l-1};  b_l -= (lr / B) grad_b_l
+            _sgd_step(delta[l], a[l - 1], W[l], b[l], eta, B, sizes[l - 1], sizes[l])
+
+
+@njit(**JIT)
+def _predict_kernel(X, sizes, W, b, z, a, activation, loss, out):
+    """argmax of a_L for every row of X, in chunks of the buffers' rows."""
+    L = len(W) - 1
+    a0 = a[0]
+    for start in range(0, X.shape[0], a0.shape[0]):
+        B = min(a0.shape[0], X.shape[0] - start)
+        for s in range(B):
+            for i in range(sizes[0]):
+                a0[s, i] = X[start + s, i]
+        _forward(W, b, z, a, sizes, B, activation, loss)
+        for s in range(B):
+            out[start + s] = np.argmax(a[L][s, : sizes[L]])
+
+
+def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
+    """One call of a compiled kernel for all of `rows`; always one thread.
+
+    Two threads do not pay here: each batch of 10 holds ~15 us of work, and numba's parallel
+    regions (prange over rows of W_1, one region for each of layer 1's two products) cost 2 to 300 us
+    to start on this shared 2-core machine; such a version ran 1.4 to 24 s per epoch against ~0.09 s.
+    """
+    buf = _buffers(model, batch_size)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    lr = float(lr)
+    if len(model.W) == 3:
+        (_, W1, W2), (_, b1, b2) = model.W, model.b
+        _train_one_hidden(data.X, data.labels, rows, batch_size, lr, model.sizes, W1, b1, W2, b2,
+                          buf.a[0], buf.z[1], buf.a[1], buf.delta[1], buf.z[2], buf.a[2], buf.delta[2],
+                          model.activation, model.loss)  # fmt: skip
+    else:
+        _train_layers(data.X, data.labels, rows, batch_size, lr, model.sizes, model.W, model.b,
+                      buf.z, buf.a, buf.delta, model.activation, model.loss)  # fmt: skip
+
+
+# ---------------------------------------------------------------- inference and warm-up
+def predict(model: Model, data: Data) -> np.ndarray:
+    buf = _buffers(model, PREDICT_CHUNK)
+    out = np.empty(len(data.X), dtype=np.int64)
+    _predict_kernel(data.X, model.sizes, model.W, model.b, buf.z, buf.a, model.activation, model.loss, out)
+    return out
+
+
+def warmup(model: Model, data: Data) -> None:
+    """Compile (or load from the on-disk cache) the train and predict kernels for this model's dtype
+    and layers, on a scratch copy: the model itself is left as it was."""
+    scratch = copy.deepcopy(model)
+    train(scratch, data, np.arange(min(len(data.X), 20)), 10, 0.1)
+    predict(scratch, Data(data.X[:20], data.labels[:20]))
