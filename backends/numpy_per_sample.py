@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backends.numpy import Data  # the same arrays as the batched backend
+from backends import numpy as batched
+from backends.numpy import Data
+
+# The data and the weights take the same form as in the batched backend; only the training differs.
+load_data = batched.load_data
+weights = batched.weights
 
 name = "numpy-per-sample"
 summary = "numpy vectors, backpropagating one sample at a time in a Python loop (Nielsen's network.py)"

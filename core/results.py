@@ -56,7 +56,7 @@ def append_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock", timeout=60):
+        with FileLock(path.with_name(f".{path.name}.lock"), timeout=60):  # hidden, beside the file
             old = path.read_bytes() if path.exists() else b""
             header = ",".join(columns)
             if old and old.split(b"\n", 1)[0].decode(errors="replace").strip() != header:

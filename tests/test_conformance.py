@@ -26,6 +26,15 @@ def test_backend_matches_the_float64_reference(backend, dtype, spec):
     assert result.passed
 
 
+def test_every_module_in_backends_is_a_valid_backend():
+    from core.backend import discover
+
+    shipped = [e for e in discover().values() if e.origin.startswith("backends.")]
+    assert len(shipped) >= 5
+    for entry in shipped:  # unavailable is fine (a missing optional dependency), broken is not
+        assert entry.backend is not None, f"{entry.origin}: {entry.problem}"
+
+
 def test_every_shipped_backend_is_discovered_and_checked():
     names = {c.values[0].name for c in CASES}
     assert {"numpy", "python", "numba"} <= names
