@@ -56,13 +56,15 @@ def cmd_check(args) -> int:
 
     from core.backend import get_backend, resolve_dtype
     from core.conformance import TOLERANCE, check, configurations
+    from core.environment import limit_threads
 
     backend = get_backend(args.name)
     dtypes = [resolve_dtype(backend, args.dtype)] if args.dtype else list(backend.dtypes)
     rows, failed = [], 0
     for dtype in dtypes:
         for spec in configurations():
-            r = check(backend, spec, dtype)
+            with limit_threads(1):  # as `bench run` by default
+                r = check(backend, spec, dtype)
             config = f"{spec.layers_str} {spec.activation} {spec.loss}"
             if r.declined:
                 rows.append((dtype, config, "declined", "", "", r.declined))

@@ -153,8 +153,9 @@ def render(summary: pd.DataFrame, fmt: str = "simple") -> str:
     config = (f"layers {r['layers']}, {r['activation']}, {r['loss']} cost, batch {r['batch_size']}, "
               f"lr {r['lr']}, seed {r['seed']}")  # fmt: skip
     table = tabulate(table_rows(summary), headers=HEADERS, tablefmt=fmt, disable_numparse=True)
-    return "\n".join([table, "", *ratios(summary), *noise_warnings(summary), "", f"Configuration: {config}.",
-                      ceiling_line(summary), f"Machine: {environment_line(summary)}."])  # fmt: skip
+    notes = [*ratios(summary), *noise_warnings(summary), f"Configuration: {config}.", ceiling_line(summary),
+             f"Machine: {environment_line(summary)}."]  # fmt: skip
+    return table + "\n\n" + ("\n\n" if fmt == "github" else "\n").join(notes)  # markdown: one paragraph each
 
 
 def write_markdown(summary: pd.DataFrame, path: Path, command: str) -> None:

@@ -19,13 +19,16 @@ from core import results
 from core.errors import UserError
 from tests.conftest import ROOT
 
-PLUGIN = '''
+PLUGIN = """
 import os, time
 from backends import numpy as _np
 
 name, summary, dtypes = "fault", "numpy with a fault chosen by $FAULT", ("float32",)
-available, load, load_data, weights = _np.available, _np.load, _np.load_data, _np.weights
+load, load_data, weights = _np.load, _np.load_data, _np.weights
 evaluated = 0  # the driver evaluates once after each epoch: this counts finished epochs
+
+def available():
+    return "it needs the moon" if os.environ.get("FAULT") == "unavailable" else None
 
 def predict(model, data):
     global evaluated
@@ -43,7 +46,7 @@ def train(model, data, rows, batch_size, lr):
     if mode == "slow":
         time.sleep(0.3)
     _np.train(model, data, rows, batch_size, lr)
-'''
+"""
 
 
 @pytest.fixture
@@ -51,7 +54,9 @@ def plugin_env(tmp_path):
     site = tmp_path / "site"
     (site / "fault_backend-0.1.dist-info").mkdir(parents=True)
     (site / "fault_backend.py").write_text(PLUGIN)
-    (site / "fault_backend-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fault-backend\nVersion: 0.1\n")
+    (site / "fault_backend-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fault-backend\nVersion: 0.1\n"
+    )
     (site / "fault_backend-0.1.dist-info" / "entry_points.txt").write_text(
         "[mnist_bench.backends]\nfault = fault_backend\n"
     )
@@ -77,6 +82,14 @@ def common(idx_dir, results_dir):
 def test_plugin_backend_is_discovered_through_its_entry_point(plugin_env):
     listed = bench(plugin_env, "list")
     assert "fault" in listed.stdout and "numpy with a fault" in listed.stdout
+
+
+def test_unavailable_backend_says_why(plugin_env, idx_dir, tmp_path):
+    listed = bench(plugin_env, "list", fault="unavailable")
+    assert "no: it needs the moon" in listed.stdout
+    done = bench(plugin_env, "run", "--backend", "fault", *common(idx_dir, tmp_path), fault="unavailable")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: backend 'fault' is unavailable: it needs the moon"
 
 
 @pytest.mark.parametrize("fault, reason", [("raise", "RuntimeError: boom in epoch 2"), ("die", "exited with code 9")])
