@@ -1,131 +1,93 @@
 """`bench scaling`: seconds per training sample over a grid of hidden sizes and batch sizes.
 
 `bench all` answers the question for the seed's one configuration (784-36-10, batch 10). This asks
-how the answer moves with the size of the work: each available backend (at each dtype it supports)
-trains a 784-H-10 network on the same fixed training samples for every hidden size H and batch size
-B of the grid, and the seconds per sample of training are recorded in results/scaling.csv and
-plotted log-log, with the points where one backend overtakes another marked.
+how the answer moves with the size of the work. It is a preset grid of `bench sweep` (the "scaling"
+preset, whose values are this command's defaults), not an engine of its own: it builds the grid
+`hidden=...;batch=...;samples=N` for each backend (at each dtype asked for) and hands it to
+bench.sweep.run_sweep. Each cell is one sweep point, trained by core.sweep.run_point through the
+shared driver on the first N training images for `--repeats` epochs (a permutation of those N each
+epoch), with one BLAS/numba thread, timing only (no test-set evaluation). Scheduling (one cell after
+another in this process by default, `--workers N` or `--scheduler` for Dask), appending each cell's
+row to results/sweep.csv as it finishes, `--resume`, and recording a failed cell with its reason are
+the sweep's.
 
-Every cell is timed the same way, in this process, with BLAS and numba held to `--threads` threads
-(one by default): load the model from the seed's initial weights, the backend's warm-up, one untimed
-batch (the first call at a new batch size allocates), then batches in chunks until the cell's samples
-are done or its time budget is spent. A cell stopped by its budget is timed on fewer samples than the
-cell holds and marked extrapolated (its seconds per sample are a rate, so nothing else changes); a
-backend so slow that a single batch outlasts the budget is timed on that one batch, warm-up included.
-No arithmetic lives here: the cells call the backend contract only.
+A cell's seconds per sample are its median epoch's seconds over N (`s_per_sample` in sweep.csv). The
+cell's time budget (`--budget`) is the driver's: a cell whose epochs do not fit in it is timed on the
+first batches of each epoch (at least a twentieth of N, and a whole batch) and marked extrapolated;
+its rate is still a measured rate, of fewer samples. One cell runs at a time by default, so that on a
+small machine no cell disturbs another's timing.
+
+The figures (results/scaling_hidden.png and scaling_batch.png, log-log, crossovers marked) and the
+table are drawn from the sweep's rows in results/sweep.csv alone, filtered by the sweep id: that file
+is the one record of the measurements (there is no separate scaling.csv); `--replot [SWEEP_ID]`
+redraws them. No arithmetic lives here.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import shlex
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from time import perf_counter
 
-import numpy as np
 import pandas as pd
 
 from bench.options import DEFAULT_RESULTS, data_options, int_list, number
+from bench.sweep import PRESETS, human_seconds
+from core.errors import UserError
+from core.sweep import ALL_DTYPES, DTYPES, SWEEP_FILE, parse_grid
 
-DEFAULT_HIDDEN = (16, 36, 128, 512, 1024)
-DEFAULT_BATCH = (1, 10, 64, 256)
-DEFAULT_SAMPLES = 2000
-DEFAULT_BUDGET_S = 2.0
-DEFAULT_REPEATS = 5  # passes over a cell's samples; the median counts (a shared machine disturbs some)
+PRESET = "scaling"
+_DEFAULTS = parse_grid(PRESETS[PRESET].grid)
+DEFAULT_HIDDEN = tuple(_DEFAULTS["hidden"])
+DEFAULT_BATCH = tuple(_DEFAULTS["batch"])
+DEFAULT_SAMPLES = _DEFAULTS["samples"][0]
+DEFAULT_BUDGET_S = PRESETS[PRESET].budget_s
+DEFAULT_REPEATS = PRESETS[PRESET].epochs  # epochs per cell; the median counts (a shared machine disturbs some)
+DEFAULT_WORKERS = PRESETS[PRESET].workers  # one cell at a time: timings undisturbed by a neighbour
 SEED_HIDDEN = 36  # the seed's network, for the against-batch-size figure
-SCALING_COLUMNS = [
-    "run_id", "backend", "dtype", "threads", "hidden", "batch_size", "samples_timed", "extrapolated",
-    "s_per_sample", "gflops", "samples", "seconds_timed", "passes", "spread", "layers", "activation", "loss", "lr", "seed",
-    "started_utc", "cpu", "blas", "host",
-]  # fmt: skip
 FILES = ("scaling_hidden.png", "scaling_batch.png")
 MARGIN = 1.10  # a crossover needs each side clearly ahead (by 10%) somewhere on either side of it
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("scaling", help="seconds per training sample over a grid of hidden and batch sizes")
+    # fmt: off
+    p = sub.add_parser("scaling", help="seconds per training sample over a grid of hidden and batch sizes (a sweep)")
     p.add_argument("--backends", help="comma-separated backend names (default: every available one)")
     p.add_argument("--dtypes", default="default",
                    help="'default' (each backend's first, as `bench all` runs it; the default), 'all' (every "
-                        "dtype each backend supports), or a list such as float32,float64")  # fmt: skip
+                        "dtype each backend supports), or a list such as float32,float64")
     p.add_argument("--hidden", type=int_list, default=list(DEFAULT_HIDDEN),
-                   help=f"hidden sizes H of 784-H-10 (default {','.join(map(str, DEFAULT_HIDDEN))})")  # fmt: skip
+                   help=f"hidden sizes H of 784-H-10 (default {','.join(map(str, DEFAULT_HIDDEN))})")
     p.add_argument("--batch", type=int_list, default=list(DEFAULT_BATCH),
-                   help=f"batch sizes (default {','.join(map(str, DEFAULT_BATCH))})")  # fmt: skip
+                   help=f"batch sizes (default {','.join(map(str, DEFAULT_BATCH))})")
     p.add_argument("--samples", type=number(int, 1), default=DEFAULT_SAMPLES,
-                   help="training samples per cell, the first of the seed's epoch-1 order (default %(default)s)")  # fmt: skip
+                   help="training samples per cell: the first N training images (default %(default)s)")
     p.add_argument("--budget", type=number(float, 0.01), default=DEFAULT_BUDGET_S,
                    help="seconds per cell; a cell that needs more is timed on fewer samples and marked "
-                        "extrapolated (default %(default)s)")  # fmt: skip
+                        "extrapolated (default %(default)s)")
     p.add_argument("--repeats", type=number(int, 1), default=DEFAULT_REPEATS,
-                   help="passes over a cell's samples, budget allowing; the median counts (default %(default)s)")  # fmt: skip
-    p.add_argument("--threads", type=number(int, 1), default=1, help="BLAS and numba threads (default 1)")
+                   help="epochs over a cell's samples, budget allowing; the median counts (default %(default)s)")
     p.add_argument("--seed", type=number(int, 0), default=0, help="weights and sample order (default 0)")
+    place = p.add_mutually_exclusive_group()
+    place.add_argument("--workers", type=number(int, 1), metavar="N",
+                       help=f"cells at once, each in its own Dask worker process (default {DEFAULT_WORKERS}: one "
+                            "after another in this process, so that no cell disturbs another's timing)")
+    place.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run the cells on an existing Dask cluster (see: python -m bench sweep --help)")
+    p.add_argument("--resume", nargs="?", const="", metavar="SWEEP_ID",
+                   help="run only the cells without a result: of this grid, or of SWEEP_ID (whose grid and "
+                        "options then come from its manifest)")
     data_options(p)
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
-    p.add_argument("--replot", nargs="?", const="latest", metavar="RUN_ID",
-                   help="measure nothing: redraw the figures of a run from results/scaling.csv (default latest)")  # fmt: skip
+    p.add_argument("--replot", nargs="?", const="latest", metavar="SWEEP_ID",
+                   help="measure nothing: redraw the table and figures of a scaling sweep from results/sweep.csv "
+                        "(default: the latest)")
+    p.add_argument("--quiet", action="store_true", help="no line per cell while it runs")
     p.set_defaults(func=cmd_scaling)
-
-
-# ---------------------------------------------------------------- timing one cell
-@dataclass
-class Cell:
-    s_per_sample: float  # the median over the passes
-    samples_timed: int  # over every pass that counts
-    seconds_timed: float
-    extrapolated: bool  # no pass covered every sample of the cell: the rate comes from fewer
-    passes: int
-    spread: float  # (slowest - fastest) / median over the passes; 0 for one pass
-
-
-def time_cell(backend, data, spec, dtype: str, n_samples: int, budget_s: float, repeats: int = DEFAULT_REPEATS) -> Cell:
-    """Seconds per sample of `backend.train` on rows 0..n_samples-1 (whole batches), after warm-up.
-
-    Up to `repeats` passes over the rows while the budget lasts (the model keeps training); the median
-    pass counts, so one pass disturbed by another process on a shared machine does not.
-    """
-    from core.spec import initial_weights
-
-    B = spec.batch_size
-    rows = np.arange(B * (n_samples // B))  # whole batches only: a short last batch is another batch size
-    model = backend.load(initial_weights(spec), spec, dtype)
-    if hasattr(backend, "warmup"):
-        backend.warmup(model, data)
-    started = perf_counter()
-    backend.train(model, data, rows[:B], B, spec.lr)  # untimed: the first call at this batch size
-    first_s = perf_counter() - started
-    passes = []  # (seconds, samples, complete)
-    while len(passes) < repeats and perf_counter() - started < budget_s:
-        pos = B if not passes else 0  # the first pass starts after the warm-up batch
-        seconds, timed = 0.0, 0
-        while pos < len(rows) and perf_counter() - started < budget_s:
-            if timed:  # as many whole batches as the rest of the budget allows, at the rate seen so far
-                fit = (budget_s - (perf_counter() - started)) / (seconds / timed)
-                chunk = max(B, B * int(fit // B))
-            else:
-                chunk = B
-            stop = min(len(rows), pos + chunk)
-            t0 = perf_counter()
-            backend.train(model, data, rows[pos:stop], B, spec.lr)
-            seconds += perf_counter() - t0
-            timed += stop - pos
-            pos = stop
-        if timed:
-            passes.append((seconds, timed, pos >= len(rows)))
-        if pos < len(rows):
-            break
-    complete = [p for p in passes if p[2]]
-    used = complete or passes[:1]
-    if not used:  # one batch outlasted the budget: it is the only measurement there is
-        return Cell(first_s / B, B, first_s, len(rows) > B, 1, 0.0)
-    rates = sorted(seconds / timed for seconds, timed, _ in used)
-    mid = float(np.median(rates))
-    return Cell(mid, sum(p[1] for p in used), sum(p[0] for p in used), not complete, len(used),
-                (rates[-1] - rates[0]) / mid)  # fmt: skip
+    # fmt: on
 
 
 # ---------------------------------------------------------------- crossovers
@@ -170,144 +132,135 @@ def crossovers(xs, series: dict[str, list[float]], margin: float = MARGIN, compa
 
 
 # ---------------------------------------------------------------- the command
-def _dtypes_for(backend, choice: str) -> list[str]:
-    if choice == "all":
-        return list(backend.dtypes)
-    if choice == "default":
-        return [backend.dtypes[0]]
-    return [d for d in choice.split(",") if d in backend.dtypes]
+def _backends_and_dtypes(args) -> tuple[list[str], str | None]:
+    """(backend names, the grid's dtype value or None for each backend's default), as --backends and
+    --dtypes ask; unavailable backends are left out when none were named, with a line saying so."""
+    from core.backend import discover, get_backend
+
+    registry = discover()
+    if args.backends:
+        names = list(dict.fromkeys(n.strip() for n in args.backends.split(",") if n.strip()))
+        backends = {n: get_backend(n, registry) for n in names}  # unknown or unavailable: one line, exit 2
+    else:
+        for name, entry in registry.items():
+            if entry.problem:
+                print(f"{name}: left out, {entry.problem}")
+        backends = {n: e.backend for n, e in registry.items() if not e.problem}
+    if not backends:
+        raise UserError("no backend to measure; see: python -m bench list")
+    if args.dtypes in ("default", ALL_DTYPES):
+        return list(backends), None if args.dtypes == "default" else ALL_DTYPES
+    wanted = list(dict.fromkeys(d.strip() for d in args.dtypes.split(",") if d.strip()))
+    bad = [d for d in wanted if d not in DTYPES]
+    if bad or not wanted:
+        raise UserError(f"--dtypes {args.dtypes}: choose default, all, or from {', '.join(DTYPES)}")
+    names = []
+    for name, backend in backends.items():
+        have = [d for d in wanted if d in backend.dtypes]
+        if not have:
+            print(f"{name}: left out, it supports none of --dtypes {args.dtypes} ({', '.join(backend.dtypes)})")
+        elif len(have) < len(wanted):
+            raise UserError(f"backend {name} supports {', '.join(backend.dtypes)}, not every one of --dtypes "
+                            f"{args.dtypes}; pass --dtypes all (each backend's every dtype) or leave {name} out "
+                            "with --backends")  # fmt: skip
+        else:
+            names.append(name)
+    if not names:
+        raise UserError(f"no backend supports --dtypes {args.dtypes}")
+    return names, ",".join(wanted)
 
 
-def _run_series(backend, dtype: str, images, labels, args, run_id: str, started: str, env: dict, path: Path) -> None:
-    """Every cell of the grid for one backend and dtype, each row appended as soon as it is measured."""
-    from core import results
-    from core.backend import check_supports
-    from core.errors import UserError
-    from core.spec import Spec, flops_per_sample
+def scaling_request(args):
+    """The SweepRequest `bench scaling` runs: its grid of cells, timing only, one cell at a time by default."""
+    from bench.sweep import SweepRequest
+    from core.sweep import cached_mnist
 
-    name = backend.name
-    t0 = perf_counter()
-    data = backend.load_data(images, labels, dtype)
-    print(f"\n== {name} {dtype} (data loaded in {perf_counter() - t0:.2f} s) ==", flush=True)
-    for hidden, batch in itertools.product(args.hidden, args.batch):
-        spec = Spec(layers=(784, hidden, 10), batch_size=batch, seed=args.seed, n_train=args.samples)
-        try:
-            check_supports(backend, spec)
-        except UserError as exc:
-            print(f"H {hidden:>5}  batch {batch:>4}: skipped, {exc}")
-            continue
-        cell = time_cell(backend, data, spec, dtype, args.samples, args.budget, args.repeats)
-        gflops = flops_per_sample(spec.layers, batch) / cell.s_per_sample / 1e9
-        how = (f"{cell.samples_timed:,} samples timed, extrapolated" if cell.extrapolated
-               else f"median of {cell.passes} pass{'es' if cell.passes > 1 else ''}, "
-                    f"spread {100 * cell.spread:.0f}%")  # fmt: skip
-        print(f"H {hidden:>5}  batch {batch:>4}: {_seconds(cell.s_per_sample):>9}/sample "
-              f"{gflops:8.3f} GFLOP/s  ({how})", flush=True)  # fmt: skip
-        row = {"run_id": run_id, "backend": name, "dtype": dtype, "threads": args.threads,
-               "hidden": hidden, "batch_size": batch, "samples_timed": cell.samples_timed,
-               "extrapolated": cell.extrapolated, "s_per_sample": cell.s_per_sample,
-               "gflops": gflops, "samples": args.samples, "seconds_timed": cell.seconds_timed,
-               "passes": cell.passes, "spread": cell.spread,
-               **{k: v for k, v in spec.as_dict().items() if k in SCALING_COLUMNS},
-               "started_utc": started, "cpu": env["cpu"],
-               "blas": env["blas"], "host": env["host"]}  # fmt: skip
-        results.append_rows(path, SCALING_COLUMNS, [row])
+    common = dict(data_dir=args.data_dir, unverified=args.unverified, results=args.results,
+                  workers=None if args.scheduler else (args.workers or DEFAULT_WORKERS), scheduler=args.scheduler,
+                  quiet=args.quiet, command="python -m bench " + shlex.join(sys.argv[1:]), preset=PRESET)  # fmt: skip
+    if args.resume:  # a sweep id: the grid and its options come from the sweep's manifest
+        return SweepRequest(resume=args.resume, **common)
+    if max(args.batch) > args.samples:
+        raise UserError(f"--batch {max(args.batch)} is larger than --samples {args.samples}; pass a smaller batch")
+    names, dtype = _backends_and_dtypes(args)
+    n = len(cached_mnist(args.data_dir, args.unverified).train_labels)  # loaded once; the cells reuse it
+    if args.samples > n:
+        raise UserError(f"--samples {args.samples} is more than the {n:,} training images; pass at most {n}")
+    grid = (f"hidden={','.join(map(str, args.hidden))};batch={','.join(map(str, args.batch))};"
+            f"samples={args.samples};seed={args.seed}" + (f";dtype={dtype}" if dtype else ""))  # fmt: skip
+    return SweepRequest(grid=grid, backends=",".join(names), epochs=args.repeats, budget_s=args.budget,
+                        evaluate=False, resume=args.resume, **common)  # fmt: skip
 
 
 def cmd_scaling(args) -> int:
-    from core import environment, results
-    from core.backend import discover
-    from core.errors import UserError
-    from core.mnist import load_mnist
-    from core.spec import epoch_order
+    from bench.sweep import plan, run_sweep
 
     if args.replot:
         frame = read_scaling(args.results, None if args.replot == "latest" else args.replot)
         report_and_plot(frame, args.results)
         return 0
-
-    registry = discover()
-    names = args.backends.split(",") if args.backends else [n for n, e in registry.items() if not e.problem]
-    unknown = [n for n in names if n not in registry]
-    if unknown:
-        raise UserError(f"unknown backend {unknown[0]!r}; known: {', '.join(registry)} (see: python -m bench list)")
-    mnist = load_mnist(args.data_dir, verify=not args.unverified)
-    n = len(mnist.train_labels)
-    if args.samples > n:
-        raise UserError(f"--samples {args.samples} is more than the {n:,} training images; pass at most {n}")
-    if max(args.batch) > args.samples:
-        raise UserError(f"--batch {max(args.batch)} is larger than --samples {args.samples}; pass a smaller batch")
-    order = epoch_order(args.seed, 1, n)[: args.samples]
-    images, labels = mnist.train_images[order], mnist.train_labels[order]
-
-    run_id = results.new_run_id()
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    path = args.results / "scaling.csv"
-    clock = perf_counter()
-    interrupted = False
-    with environment.limit_threads(args.threads):
-        env = environment.capture()
-        print(f"scaling run {run_id}: 784-H-10 sigmoid, quadratic cost, lr 3.0, seed {args.seed}; H in "
-              f"{args.hidden}, batch in {args.batch}; {args.samples:,} samples per cell, budget {args.budget:g} s "
-              f"per cell; {args.threads} thread(s); {env['cpu']}; BLAS {env['blas']}", flush=True)  # fmt: skip
-        try:
-            for name in names:
-                entry = registry[name]
-                if entry.problem:
-                    print(f"{name}: skipped, {entry.problem}")
-                    continue
-                backend = entry.backend
-                dtypes = _dtypes_for(backend, args.dtypes)
-                if not dtypes:
-                    print(f"{name}: skipped, it supports none of --dtypes {args.dtypes} ({', '.join(backend.dtypes)})")
-                for dtype in dtypes:
-                    try:
-                        _run_series(backend, dtype, images, labels, args, run_id, started, env, path)
-                    except (KeyboardInterrupt, UserError):
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - one broken backend must not lose the others' cells
-                        print(f"{name} {dtype}: FAILED, {type(exc).__name__}: {exc}; going on with the others",
-                              file=sys.stderr)  # fmt: skip
-        except KeyboardInterrupt:
-            interrupted = True
-            print("\ninterrupted: plotting the cells that finished", file=sys.stderr)
-    print(f"\nmeasured in {perf_counter() - clock:.0f} s; appended to {path}")
+    request = scaling_request(args)
+    manifest, points = plan(request)
+    sid = manifest.sweep_id
+    where = "" if Path(args.results) == DEFAULT_RESULTS else f" --results {shlex.quote(str(args.results))}"
+    request.resume_hint = f"python -m bench scaling --resume {sid}{where}"
+    request.report_hint = f"python -m bench scaling --replot {sid}{where}"
+    if manifest.evaluate:
+        raise UserError(f"sweep {sid} evaluates its jobs: it is not a scaling sweep; see: python -m bench sweep "
+                        f"--report {sid}")  # fmt: skip
+    p = points[0]
+    samples = f"the first {p.samples:,} training images" if p.samples else "every training image"
+    budget = f"budget {manifest.budget_s:g} s per cell" if manifest.budget_s else "no time budget"
+    print(f"scaling: 784-H-10 {p.activation}, {p.loss} cost, lr {p.lr:g}, seed {p.seed}; {samples} per cell, "
+          f"{p.epochs} epoch(s) per cell (the median counts), {budget}; one BLAS/numba thread", flush=True)  # fmt: skip
+    code = run_sweep(request, (manifest, points))
     try:
-        frame = read_scaling(args.results, run_id)
+        frame = read_scaling(args.results, sid)
     except UserError:
-        if interrupted:
+        if code == 130:
             return 130
-        raise UserError(f"no cell was measured: none of {', '.join(names)} ran (see the lines above)") from None
+        raise UserError(f"no cell of sweep {sid} was measured (see the lines above)") from None
     report_and_plot(frame, args.results)
-    return 130 if interrupted else 0
+    return code
 
 
-def read_scaling(results: Path, run_id: str | None = None) -> pd.DataFrame:
-    from core.errors import UserError
+def read_scaling(results: Path, sweep: str | None = None) -> pd.DataFrame:
+    """The measured cells of a scaling sweep (default: the latest sweep of 784-H-10 cells on `samples`
+    images), one row per cell, from results/sweep.csv; failed cells in `frame.attrs["failed"]`."""
+    from bench.sweep import read_sweep
+    from core.spec import flops_per_sample
+    from core.sweep import read_rows
 
-    path = Path(results) / "scaling.csv"
-    if not path.exists():
-        raise UserError(f"{path} does not exist yet; run `python -m bench scaling` first")
-    df = pd.read_csv(path, dtype={"run_id": str, "layers": str})
-    if df.empty:
-        raise UserError(f"{path} holds no runs yet; run `python -m bench scaling` first")
-    run_id = run_id or df["run_id"].iloc[-1]
-    rows = df[df["run_id"] == run_id].reset_index(drop=True)
-    if rows.empty:
-        raise UserError(f"no run {run_id!r} in {path}; runs there: {', '.join(df['run_id'].unique()[-5:])}")
-    rows["extrapolated"] = rows["extrapolated"].isin([True, "true", "True"])
-    rows["series"] = rows["backend"] + " " + rows["dtype"]
-    return rows
+    path = Path(results) / SWEEP_FILE
+    if sweep is None:
+        ids = [r["sweep_id"] for r in read_rows(path) if r.get("samples") and r.get("s_per_sample")]
+        if not ids:
+            raise UserError(f"{path} holds no scaling sweep yet; run `python -m bench scaling` first")
+        sweep = ids[-1]
+    points, sweep = read_sweep(results, sweep)
+    points = points[points["layers"].str.count(",") == 2]  # 784-H-10
+    done = points[points["_done"] & points["s_per_sample"].notna()]
+    if done.empty:
+        raise UserError(f"sweep {sweep} in {path} has no measured 784-H-10 cell; run `python -m bench scaling`")
+    number = lambda column: pd.to_numeric(done[column], errors="coerce")
+    frame = pd.DataFrame({
+        "sweep_id": sweep, "backend": done["backend"], "dtype": done["dtype"],
+        "threads": number("blas_threads").fillna(1).astype(int), "hidden": done["hidden"].astype(int),
+        "batch_size": number("batch_size").astype(int), "s_per_sample": number("s_per_sample"),
+        "extrapolated": done["extrapolated"].isin([True, "true", "True"]),
+        "samples": number("samples"), "samples_timed": number("samples_timed"), "epochs_run": number("epochs_run"),
+        "spread": (number("max_train_s") - number("min_train_s")) / number("median_train_s"),
+        "layers": done["layers"], "activation": done["activation"], "lr": number("lr"), "seed": done["seed"],
+        "cpu": done["cpu"], "host": done["host"],
+    }).reset_index(drop=True)  # fmt: skip
+    frame["gflops"] = [flops_per_sample((784, h, 10), b) / s / 1e9
+                       for h, b, s in zip(frame["hidden"], frame["batch_size"], frame["s_per_sample"])]  # fmt: skip
+    frame["series"] = frame["backend"] + " " + frame["dtype"]
+    frame.attrs["failed"] = [(r["point"], r["reason"]) for _, r in points[~points["_done"]].iterrows()]
+    return frame
 
 
 # ---------------------------------------------------------------- words and figures
-def _seconds(s: float) -> str:
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s:.3g} s"
-
-
 def _panel(frame: pd.DataFrame, x: str, fixed: str, value: int):
     """(xs, {series: seconds per sample along xs}, {series: extrapolated flags}) at frame[fixed] == value."""
     part = frame[frame[fixed] == value]
@@ -354,10 +307,18 @@ def report_and_plot(frame: pd.DataFrame, results: Path) -> list[Path]:
 
     table = frame.pivot_table(index=["hidden", "batch_size"], columns="series", values="s_per_sample", aggfunc="last")
     flags = frame.pivot_table(index=["hidden", "batch_size"], columns="series", values="extrapolated", aggfunc="last")
-    cells = [[h, b, *(("" if pd.isna(v) else _seconds(v) + (" *" if flags.loc[(h, b), s] else ""))
+    cells = [[h, b, *(("" if pd.isna(v) else human_seconds(v) + (" *" if flags.loc[(h, b), s] else ""))
                       for s, v in row.items())] for (h, b), row in table.iterrows()]  # fmt: skip
-    print("\nseconds per training sample (* timed on fewer samples than the cell holds: budget)")
+    print(
+        f"\nsweep {frame['sweep_id'].iloc[0]}: seconds per training sample "
+        "(* timed on fewer samples than the cell holds: budget)"
+    )
     print(tabulate(cells, headers=["H", "batch", *table.columns], disable_numparse=True, stralign="right"))
+    failed = frame.attrs.get("failed", [])
+    if failed:
+        print(f"\n{len(failed)} cell(s) failed (not plotted; --resume runs them again):")
+        for point, reason in failed[:10]:
+            print(f"  {point}: {reason}")
     lines = crossover_lines(frame)
     print("\ncrossovers (each side clearly ahead, by more than 10%):" if lines else "\nno crossovers in this grid")
     for line in lines:
@@ -371,8 +332,9 @@ def _subtitle(frame: pd.DataFrame) -> str:
     r = frame.iloc[0]
     dtypes = ", ".join(sorted(frame["dtype"].unique()))
     threads = int(r["threads"])
+    samples = "all" if pd.isna(r["samples"]) else f"{int(r['samples']):,}"
     return (f"{r['cpu']} · {dtypes} · {threads} thread{'s' if threads != 1 else ''} · 784-H-10 {r['activation']}, "
-            f"{int(r['samples']):,} training samples per cell, lr {r['lr']:g} · run {r['run_id']}")  # fmt: skip
+            f"{samples} training samples per cell, lr {r['lr']:g} · sweep {r['sweep_id']}")  # fmt: skip
 
 
 def _draw(ax, xs, series, flags, colors, markers, comparable, what: str) -> list[str]:
@@ -400,7 +362,7 @@ def _log_axes(ax, xs) -> None:
     ax.xaxis.set_major_locator(FixedLocator(xs))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _seconds(v)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_seconds(v)))
     ax.grid(which="major", alpha=0.3)
     ax.grid(which="minor", axis="y", alpha=0.1)
 

@@ -2,7 +2,7 @@
 
     bench sweep --grid "hidden=16,36,128;batch=1,10,32;lr=0.5,3.0;seed=0-4" --backends numpy,numba --epochs 3
     bench sweep --grid-file grid.toml                 the same grid as a TOML or YAML file
-    bench sweep --preset hidden-batch                 a named grid with its options
+    bench sweep --preset hidden-batch                 a named grid with its options (scaling: what `bench scaling` runs)
     bench sweep ... --workers 1                       no cluster: the jobs one after another in this process
     bench sweep ... --scheduler tcp://HOST:8786       on an existing Dask cluster whose workers were started
                                                       with: dask worker tcp://HOST:8786 --nthreads 1 --resources train=1
@@ -48,12 +48,13 @@ from core.sweep import (
     reason_of,
     run_point,
     sweep_id,
+    upgrade_sweep_file,
 )
 
 RESOURCE = "train"  # each worker offers one; each job takes one: one training job per worker at a time
 RETRIES = 1  # for an exception outside the job's own handling; a lost worker is retried by the scheduler
 WAIT_FOR_WORKERS_S = 60.0
-CONFIG = ["backend", "dtype", "layers", "activation", "loss", "init", "batch_size", "lr", "epochs"]
+CONFIG = ["backend", "dtype", "layers", "activation", "loss", "init", "batch_size", "lr", "epochs", "samples"]
 DPI = 130
 NOISE = 0.10  # flag configurations whose epoch seconds vary across seeds by more than this (as bench report)
 CLIP = 0.9  # on the log axis of seconds, a whisker below the mean stops at this fraction of it
@@ -61,17 +62,33 @@ CLIP = 0.9  # on the log axis of seconds, a whisker below the mean stops at this
 
 @dataclass(frozen=True)
 class Preset:
-    """A named sweep: a grid and the options that go with it (what `bench scaling` can become)."""
+    """A named sweep: a grid and the options that go with it. Options given on the command line win."""
 
     grid: str
     epochs: int | None = None
-    backends: str | None = None
+    backends: str | None = None  # None: numpy; "all": every backend available here
     summary: str = ""
+    budget_s: float | None = None
+    evaluate: bool = True  # False: timing-only jobs (no test-set evaluation, accuracy left blank)
+    workers: int | None = None  # None: one per core
 
 
 PRESETS = {
     "hidden-batch": Preset("hidden=16,36,64,128,256;batch=1,10,64;seed=0-2", 3, summary="hidden x batch, 3 seeds"),
     "seeds": Preset("seed=0-4", 30, summary="the seed program's configuration over 5 seeds, 30 epochs"),
+    # `bench scaling`: seconds per training sample of every backend over hidden x batch, each cell trained
+    # for 5 epochs on the first 2,000 images within 2 s (else timed on fewer samples and extrapolated), one
+    # cell at a time so that no cell disturbs another's timing. `bench scaling` builds this grid from its
+    # options (these are its defaults) and draws the plots.
+    "scaling": Preset(
+        "hidden=16,36,128,512,1024;batch=1,10,64,256;samples=2000",
+        epochs=5,
+        backends="all",
+        summary="bench scaling's grid: s/sample over hidden x batch, every backend, timing only",
+        budget_s=2.0,
+        evaluate=False,
+        workers=1,
+    ),
 }
 
 
@@ -93,6 +110,10 @@ class SweepRequest:
     wait_s: float = WAIT_FOR_WORKERS_S
     quiet: bool = False
     command: str = ""
+    evaluate: bool = True  # False: timing-only jobs
+    preset: str = ""  # recorded in the manifest
+    resume_hint: str | None = None  # the command that resumes this sweep (default: bench sweep --resume ID)
+    report_hint: str | None = None  # the command that reports it (default: bench sweep --report ID)
 
 
 def add_commands(sub) -> None:
@@ -103,11 +124,12 @@ def add_commands(sub) -> None:
     source = what.add_mutually_exclusive_group()
     source.add_argument("--grid", metavar="TEXT",
                         help="key=values;... with keys hidden (784-H-10) or layers (784-64-32-10), batch, lr, "
-                             "seed, activation, loss, init, epochs, dtype; seed and epochs take ranges a-b")
+                             "seed, activation, loss, init, epochs, dtype (all: each backend's every dtype), "
+                             "samples (train on the first N images); seed and epochs take ranges a-b")
     source.add_argument("--grid-file", type=Path, metavar="PATH", help="the grid as a TOML or YAML file of key = values")
     source.add_argument("--preset", choices=sorted(PRESETS),
                         help="; ".join(f"{k}: {v.summary}" for k, v in PRESETS.items()))
-    what.add_argument("--backends", help="comma-separated backend names (default: numpy)")
+    what.add_argument("--backends", help="comma-separated backend names, or all: every available one (default: numpy)")
     what.add_argument("--epochs", type=number(int, 1), help="epochs of every point without an epochs key (default 30)")
     what.add_argument("--budget", type=number(float, 1), metavar="SECONDS",
                       help="per job: time the first batches of each epoch and extrapolate when full epochs do not fit")
@@ -139,10 +161,13 @@ def cmd_sweep(args) -> int:
     request = SweepRequest(
         grid=preset.grid if preset else args.grid, grid_file=args.grid_file,
         backends=args.backends or (preset.backends if preset else None),
-        epochs=args.epochs or (preset.epochs if preset else None), budget_s=args.budget,
-        data_dir=args.data_dir, unverified=args.unverified, results=args.results, workers=args.workers,
+        epochs=args.epochs or (preset.epochs if preset else None),
+        budget_s=args.budget or (preset.budget_s if preset else None),
+        data_dir=args.data_dir, unverified=args.unverified, results=args.results,
+        workers=args.workers or (preset.workers if preset and not args.scheduler else None),
         scheduler=args.scheduler, resume=args.resume, wait_s=args.wait_workers, quiet=args.quiet,
-        command="python -m bench " + shlex.join(sys.argv[1:]),
+        command="python -m bench " + shlex.join(sys.argv[1:]), evaluate=preset.evaluate if preset else True,
+        preset=args.preset or "",
     )  # fmt: skip
     return run_sweep(request)
 
@@ -158,18 +183,23 @@ def _data_dir(text: str | None) -> str | None:
     return text
 
 
-def _points(grid, backend_names: str, epochs, budget_s, data_dir, unverified) -> tuple[list[str], list, str]:
-    """(backend names, every point, the sweep id), every backend checked to be usable here."""
+def _points(grid, backend_names: str, epochs, budget_s, data_dir, unverified,
+            evaluate: bool = True) -> tuple[list[str], list, str]:  # fmt: skip
+    """(backend names, every point, the sweep id), every backend checked to be usable here.
+    `backend_names` "all" is every backend available here (those that are not are left out)."""
     from core.backend import discover, get_backend
-    from core.sweep import data_identity
+    from core.sweep import ALL_BACKENDS, data_identity
 
     registry = discover()
-    names = list(dict.fromkeys(n.strip() for n in backend_names.split(",") if n.strip()))
+    if backend_names.strip() == ALL_BACKENDS:
+        names = [name for name, entry in registry.items() if not entry.problem]
+    else:
+        names = list(dict.fromkeys(n.strip() for n in backend_names.split(",") if n.strip()))
     if not names:
         raise UserError("--backends names no backend; give names such as numpy,numba (see: python -m bench list)")
     backends = {name: tuple(get_backend(name, registry).dtypes) for name in names}
     points = expand(grid, backends, epochs)
-    return names, points, sweep_id(points, data_identity(data_dir, unverified), budget_s)
+    return names, points, sweep_id(points, data_identity(data_dir, unverified), budget_s, evaluate)
 
 
 def plan(request: SweepRequest) -> tuple[Manifest, list]:
@@ -184,7 +214,7 @@ def plan(request: SweepRequest) -> tuple[Manifest, list]:
         data_dir = _data_dir(request.data_dir) if request.data_dir else saved.data_dir
         unverified = saved.unverified or request.unverified
         _, points, sid = _points(parse_grid(saved.grid), ",".join(saved.backends), saved.epochs, saved.budget_s,
-                                 data_dir, unverified)  # fmt: skip
+                                 data_dir, unverified, saved.evaluate)  # fmt: skip
         if sid != saved.sweep_id:
             raise UserError(f"sweep {saved.sweep_id} ran on other data than --data-dir {data_dir} gives "
                             f"(this would be sweep {sid}); drop --data-dir to use the sweep's own")  # fmt: skip
@@ -196,13 +226,14 @@ def plan(request: SweepRequest) -> tuple[Manifest, list]:
     grid = read_grid_file(request.grid_file) if request.grid_file else parse_grid(request.grid)
     data_dir = _data_dir(request.data_dir)
     names, points, sid = _points(grid, request.backends or "numpy", request.epochs, request.budget_s, data_dir,
-                                 request.unverified)  # fmt: skip
+                                 request.unverified, request.evaluate)  # fmt: skip
     if request.resume and request.resume != sid:
         raise UserError(f"--resume {request.resume} names another sweep than this grid's ({sid}); "
                         f"drop the grid to resume {request.resume}, or drop the id")  # fmt: skip
     manifest = Manifest(sweep_id=sid, grid=grid_text(grid), backends=names, epochs=request.epochs,
                         budget_s=request.budget_s, data_dir=data_dir, unverified=request.unverified,
-                        points=len(points), command=request.command)  # fmt: skip
+                        points=len(points), command=request.command, evaluate=request.evaluate,
+                        preset=request.preset)  # fmt: skip
     return manifest, points
 
 
@@ -251,23 +282,38 @@ class Recorder:
         self.bar.close()
 
 
+def human_seconds(s: float) -> str:
+    """3 significant digits in the unit that suits: 1.23 s, 45.6 ms, 789 µs, 12.3 ns."""
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s:.3g} s"
+
+
 def job_line(job: Job, row: dict) -> str:
     p = job.point
     what = (f"{p.backend} {p.dtype} {'-'.join(map(str, p.layers))} {p.activation} {p.loss} batch {p.batch_size} "
-            f"lr {p.lr:g} seed {p.seed}")  # fmt: skip
+            f"lr {p.lr:g} seed {p.seed}" + (f" samples {p.samples}" if p.samples is not None else ""))  # fmt: skip
     host = row.get("host") or "?"
     if row.get("status") == "failed":
         return f"FAILED  {what}: {row.get('reason')} (on {host})"
+    where = f"on {host}, {row['job_s']:.1f} s"
+    if not job.evaluate:  # timing only: the rate is the result
+        timed = row.get("samples_timed")
+        how = f"timed on {timed:,} samples per epoch, extrapolated" if row.get("extrapolated") else "full epochs"
+        return (f"{row['status']:<7} {what}: {human_seconds(row['s_per_sample'])}/sample, median of {row['epochs_run']} "
+                f"epoch(s), {how} ({where})")  # fmt: skip
     return (f"{row['status']:<7} {what}: {row['median_train_s']:.3f} s/epoch, {100 * row['final_accuracy']:.2f}% "
-            f"after {row['epochs_run']} epochs (on {host}, {row['job_s']:.1f} s)")  # fmt: skip
+            f"after {row['epochs_run']} epochs ({where})")  # fmt: skip
 
 
 # ---------------------------------------------------------------- running
-def run_sweep(request: SweepRequest) -> int:
-    """Plan, then run every point without a result; 0 when all have one, 1 on failures, 130 when interrupted."""
+def run_sweep(request: SweepRequest, planned: tuple[Manifest, list] | None = None) -> int:
+    """Plan (unless `planned` is plan(request)'s answer already), then run every point without a result;
+    0 when all have one, 1 on failures, 130 when interrupted."""
     from filelock import FileLock, Timeout
 
-    manifest, points = plan(request)
+    manifest, points = planned or plan(request)
     sid, path = manifest.sweep_id, Path(request.results) / SWEEP_FILE
     lock = FileLock(str(Manifest.path(request.results, sid).with_suffix(".lock")))
     try:
@@ -289,11 +335,11 @@ def _results_option(request: SweepRequest) -> str:
 
 
 def _resume_hint(request: SweepRequest, sid: str) -> str:
-    return f"python -m bench sweep --resume {sid}{_results_option(request)}"
+    return request.resume_hint or f"python -m bench sweep --resume {sid}{_results_option(request)}"
 
 
 def _report_hint(request: SweepRequest, sid: str) -> str:
-    return f"python -m bench sweep --report {sid}{_results_option(request)}"
+    return request.report_hint or f"python -m bench sweep --report {sid}{_results_option(request)}"
 
 
 def _run_locked(request: SweepRequest, manifest: Manifest, points: list, path: Path) -> int:
@@ -310,11 +356,12 @@ def _run_locked(request: SweepRequest, manifest: Manifest, points: list, path: P
         print(f"sweep {sid}: all {len(points)} points have results in {path}; nothing to run")
         return 0
     if request.scheduler is None:  # the jobs run here: fetch and verify MNIST once, before any worker needs it
-        from core.mnist import load_mnist
+        from core.sweep import cached_mnist
 
-        load_mnist(manifest.data_dir, verify=not manifest.unverified)
+        cached_mnist(manifest.data_dir, manifest.unverified)
+    upgrade_sweep_file(path)  # a sweep.csv from before the samples columns: give it them, blank
     manifest.write(request.results)
-    jobs = [Job(sid, p, manifest.data_dir, manifest.unverified, manifest.budget_s) for p in todo]
+    jobs = [Job(sid, p, manifest.data_dir, manifest.unverified, manifest.budget_s, manifest.evaluate) for p in todo]
     n_workers = min(request.workers or os.cpu_count() or 1, len(jobs))
     where = (f"on the Dask cluster at {request.scheduler}" if request.scheduler
              else "in this process, one job after another" if n_workers == 1
@@ -447,9 +494,13 @@ def read_sweep(results: Path, sweep: str | None = None):
     if not path.exists():
         raise UserError(f"{path} does not exist yet; run a sweep first: python -m bench sweep --grid ...")
     text_columns = ["sweep_id", "point", "layers", "hidden", "reason", "status", "epoch_accuracy", "epoch_train_s",
-                    "host", "cpu", "worker", "dtype", "backend", "activation", "loss", "init", "data"]  # fmt: skip
+                    "host", "cpu", "worker", "dtype", "backend", "activation", "loss", "init", "data",
+                    "samples"]  # fmt: skip
+    numbers = ("median_train_s", "min_train_s", "max_train_s", "s_per_sample", "final_accuracy", "eval_s", "job_s")
     df = pd.read_csv(path, dtype=dict.fromkeys(text_columns, str), keep_default_na=False,
-                     na_values={c: [""] for c in ("median_train_s", "final_accuracy", "job_s")})  # fmt: skip
+                     na_values={c: [""] for c in numbers})  # fmt: skip
+    if "samples" not in df:  # a sweep.csv from before the samples columns: every point trained on all images
+        df["samples"], df["s_per_sample"] = "", math.nan
     if df.empty:
         raise UserError(f"{path} holds no sweep yet; run one: python -m bench sweep --grid ...")
     sweep = sweep or df["sweep_id"].iloc[-1]
@@ -467,6 +518,8 @@ def _natural(column: str, value):
     """Sort order of a grid value: layers by their sizes, numbers as numbers."""
     if column == "layers":
         return tuple(int(n) for n in str(value).split(","))
+    if column == "samples":  # "" (the whole training set) after every N
+        return int(value) if str(value).strip() else math.inf
     return value
 
 
@@ -505,6 +558,8 @@ def _config_label(row, keys: list[str]) -> str:
             parts.append(f"lr {float(value):g}")
         elif k == "epochs":
             parts.append(f"{value} epochs")
+        elif k == "samples":
+            parts.append(f"{value} samples" if str(value).strip() else "all samples")
         else:
             parts.append(str(value))
     return " ".join(parts)
@@ -545,9 +600,10 @@ def render_report(points, sweep: str, total: int | None) -> str:
         "",
     ]
     config_keys = keys or ["layers"]
-    if len(table[table["seeds"] > 0]):
+    ranked = table[(table["seeds"] > 0) & table["acc_mean"].notna()]  # timing-only points have no accuracy
+    if len(ranked):
         lines.append("best per backend (highest mean accuracy; fastest: lowest mean seconds per epoch):")
-        for (backend, dtype), group in table[table["seeds"] > 0].groupby(["backend", "dtype"], sort=False):
+        for (backend, dtype), group in ranked.groupby(["backend", "dtype"], sort=False):
             best = group.loc[group["acc_mean"].idxmax()]
             fast = group.loc[group["s_mean"].idxmin()]
             lines.append(f"  {backend} {dtype}: most accurate {_config_label(best, config_keys)}: "
@@ -555,6 +611,10 @@ def render_report(points, sweep: str, total: int | None) -> str:
                          f"{best['s_mean']:.3f} s/epoch")  # fmt: skip
             lines.append(f"  {' ' * len(f'{backend} {dtype}')}  fastest {_config_label(fast, config_keys)}: "
                          f"{fast['s_mean']:.3f} s/epoch, {100 * fast['acc_mean']:.2f}%")  # fmt: skip
+    elif len(table[table["seeds"] > 0]):
+        lines.append(
+            "timing only: no accuracy was measured (python -m bench scaling --replot SWEEP_ID draws the rates)"
+        )
     timed = table[table["seeds"] > 1]
     noisy = timed[timed["s_std"] > NOISE * timed["s_mean"]]
     if len(noisy):
@@ -582,7 +642,7 @@ def write_plot(points, sweep: str, out: Path) -> Path | None:
     if table.empty:
         return None
     keys = varying(points)
-    order = ["layers", "batch_size", "lr", "epochs", "activation", "loss", "init"]
+    order = ["layers", "batch_size", "lr", "samples", "epochs", "activation", "loss", "init"]
     x_key = next((k for k in order if k in keys), "layers")
     series_keys = ["backend", "dtype", *[k for k in keys if k not in ("backend", "dtype", x_key)]]
     xs = sorted(set(table[x_key]), key=lambda v: _natural(x_key, v))

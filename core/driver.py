@@ -68,6 +68,8 @@ def _round_to_batches(rows: float, batch_size: int, n: int) -> int:
 
 def _timed_train(backend, model, data, rows: np.ndarray, spec: Spec, bar: tqdm | None) -> float:
     """Seconds spent inside backend.train over `rows`; slices are cut at batch boundaries."""
+    if len(rows) == 0:  # the budget probe may already have covered every row to be timed
+        return 0.0
     step = _round_to_batches(len(rows) / PROGRESS_CHUNKS, spec.batch_size, len(rows)) if bar else len(rows)
     seconds = 0.0
     for start in range(0, len(rows), step):

@@ -7,9 +7,17 @@ returns for results/sweep.csv, and the manifest that lets `--resume SWEEP_ID` re
 Where the jobs run (a loop here, a local Dask cluster, a remote one) is bench/sweep.py's business.
 
 Grid language: `key=v1,v2;key=...`. Keys: hidden (784-H-10) or layers (784-64-32-10, dash-separated),
-batch, lr, seed, activation, loss, init, epochs, dtype. `seed` and `epochs` also take ranges `a-b`
-(inclusive). A key left out keeps the seed program's default (784-36-10, sigmoid, quadratic, uniform,
-batch 10, lr 3.0, seed 0) and each backend's default dtype.
+batch, lr, seed, activation, loss, init, epochs, dtype, samples. `seed` and `epochs` also take ranges
+`a-b` (inclusive). A key left out keeps the seed program's default (784-36-10, sigmoid, quadratic,
+uniform, batch 10, lr 3.0, seed 0), each backend's default dtype and the whole training set.
+`dtype=all` is every dtype each backend supports. `samples=N` trains on the first N training images
+only (each epoch a permutation of those N); every row also gives `s_per_sample`, the median epoch's
+seconds over the samples of an epoch, which is what `bench scaling` plots.
+
+A job may also be timing-only (`Job.evaluate` false, as `bench scaling`'s are): the driver then
+predicts a single test image after each epoch instead of the test set, and the row leaves accuracy
+and evaluation seconds blank. Training, timing, the budget and its extrapolation are the driver's
+either way.
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ import os
 import socket
 import sys
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from time import perf_counter
 
@@ -35,15 +44,18 @@ SWEEP_FILE = "sweep.csv"
 MANIFEST_DIR = "sweeps"  # results/sweeps/SWEEP_ID.json: what --resume SWEEP_ID rebuilds the sweep from
 DONE = ("ok", "diverged", "budget")  # a row with one of these is a result; "failed" points run again on --resume
 DTYPES = ("float32", "float64")
+ALL_DTYPES = "all"  # grid dtype=all: every dtype each backend supports
+ALL_BACKENDS = "all"  # --backends all: every backend available here
 REASON_CHARS = 300
 
 SWEEP_COLUMNS = [
     "sweep_id", "point", "backend", "dtype", "layers", "hidden", "activation", "loss", "init", "batch_size",
-    "lr", "seed", "epochs", "status", "reason", "epochs_run", "median_train_s", "min_train_s", "max_train_s",
-    "setup_s", "compile_s", "eval_s", "final_accuracy", "epoch_accuracy", "epoch_train_s", "extrapolated",
-    "samples_timed", "job_s", "worker", "started_utc", "finished_utc", "data", "data_digest",
-    *ENVIRONMENT_COLUMNS,
+    "lr", "seed", "epochs", "samples", "status", "reason", "epochs_run", "median_train_s", "min_train_s",
+    "max_train_s", "s_per_sample", "setup_s", "compile_s", "eval_s", "final_accuracy", "epoch_accuracy",
+    "epoch_train_s", "extrapolated", "samples_timed", "job_s", "worker", "started_utc", "finished_utc", "data",
+    "data_digest", *ENVIRONMENT_COLUMNS,
 ]  # fmt: skip
+OLD_SWEEP_COLUMNS = [c for c in SWEEP_COLUMNS if c not in ("samples", "s_per_sample")]  # before samples existed
 
 
 # ---------------------------------------------------------------- the grid
@@ -91,6 +103,13 @@ def _float(key: str, token: str) -> list[float]:
     return [value]
 
 
+def _samples(token: str) -> list[int]:
+    value = _int("samples", token)
+    if value < 1:
+        raise UserError(f"grid key samples takes training-set sizes of at least 1, got {token!r}")
+    return [value]
+
+
 def _choice(key: str, allowed: tuple[str, ...]):
     def parse(token: str) -> list[str]:
         if token not in allowed:
@@ -110,9 +129,10 @@ PARSERS = {
     "loss": _choice("loss", LOSSES),
     "init": _choice("init", INITS),
     "epochs": lambda t: _ints_with_ranges("epochs", t),
-    "dtype": _choice("dtype", DTYPES),
+    "dtype": _choice("dtype", (*DTYPES, ALL_DTYPES)),
+    "samples": _samples,
 }
-ALIASES = {"batch_size": "batch", "batch-size": "batch", "layer": "layers", "seeds": "seed"}
+ALIASES = {"batch_size": "batch", "batch-size": "batch", "layer": "layers", "seeds": "seed", "n_train": "samples"}
 KEY_ORDER = tuple(PARSERS)
 
 Grid = dict[str, list]  # key -> its values, in the order given, without repeats
@@ -141,6 +161,8 @@ def _add(grid: Grid, raw_key: str, tokens: list[str]) -> None:
             if value not in values:
                 values.append(value)
     grid[key] = values
+    if key == "dtype" and ALL_DTYPES in values and len(values) > 1:
+        raise UserError("grid dtype=all already holds every dtype of each backend; give it alone")
     if "hidden" in grid and "layers" in grid:
         raise UserError("give the grid hidden=... (784-H-10) or layers=..., not both")
 
@@ -224,26 +246,30 @@ class Point:
     lr: float
     seed: int
     epochs: int
+    samples: int | None = None  # train on the first N training images; None: all of them
 
     @property
     def key(self) -> str:
         """Stable across runs, grid spellings and machines: the point's identity in sweep.csv."""
         return (f"backend={self.backend} dtype={self.dtype} layers={_canonical('layers', self.layers)} "
                 f"activation={self.activation} loss={self.loss} init={self.init} batch={self.batch_size} "
-                f"lr={self.lr!r} seed={self.seed} epochs={self.epochs}")  # fmt: skip
+                f"lr={self.lr!r} seed={self.seed} epochs={self.epochs}"
+                + (f" samples={self.samples}" if self.samples is not None else ""))  # fmt: skip
 
     @property
     def hidden(self) -> str:
         return "-".join(str(n) for n in self.layers[1:-1])
 
     def spec(self, n_train: int = 60_000) -> Spec:
+        """The driver's Spec; `n_train` is the size of the training set (the point's `samples` when set)."""
         return Spec(layers=self.layers, activation=self.activation, loss=self.loss, init=self.init,
                     batch_size=self.batch_size, lr=self.lr, epochs=self.epochs, seed=self.seed,
-                    n_train=n_train)  # fmt: skip
+                    n_train=self.samples or n_train)  # fmt: skip
 
     def columns(self) -> dict:
         d = asdict(self)
         d["layers"] = ",".join(str(n) for n in self.layers)  # as in epochs.csv and summary.csv
+        d["samples"] = "" if self.samples is None else self.samples
         return {**d, "hidden": self.hidden, "point": self.key}
 
 
@@ -266,10 +292,13 @@ def expand(grid: Grid, backends: dict[str, tuple[str, ...]], epochs: int | None 
         "lr": [float(v) for v in grid.get("lr", [default.lr])],
         "seed": grid.get("seed", [default.seed]),
         "epochs": grid.get("epochs", [epochs or default.epochs]),
+        "samples": grid.get("samples", [None]),
     }
     points = []
     for backend, dtypes in backends.items():
         wanted = grid.get("dtype", [dtypes[0]])
+        if wanted == [ALL_DTYPES]:
+            wanted = list(dtypes)
         unsupported = [d for d in wanted if d not in dtypes]
         if unsupported:
             raise UserError(f"backend {backend} does not support dtype {unsupported[0]} of the grid; "
@@ -292,10 +321,11 @@ def data_identity(data_dir: str | None, unverified: bool) -> str:
     return "unverified " + os.path.abspath(os.path.expanduser(data_dir or ""))
 
 
-def sweep_id(points: list[Point], data: str, budget_s: float | None = None) -> str:
-    """Derived from the set of points (grid, backends, dtypes, epochs), the data and the budget: the same
-    sweep asked again, however its grid is spelled, has the same id."""
+def sweep_id(points: list[Point], data: str, budget_s: float | None = None, evaluate: bool = True) -> str:
+    """Derived from the set of points (grid, backends, dtypes, epochs), the data, the budget and whether the
+    jobs evaluate: the same sweep asked again, however its grid is spelled, has the same id."""
     text = "\n".join(sorted(p.key for p in points)) + f"\ndata {data}\nbudget {budget_s!r}"
+    text += "" if evaluate else "\ntiming only"  # (absent when evaluating: earlier sweeps keep their ids)
     return "sw-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -310,6 +340,7 @@ class Job:
     data_dir: str | None = None
     unverified: bool = False
     budget_s: float | None = None
+    evaluate: bool = True  # False: timing only, one test image predicted per epoch and nothing recorded of it
 
     def base_row(self) -> dict:
         return {"sweep_id": self.sweep_id, **self.point.columns()}
@@ -338,6 +369,28 @@ def reason_of(exc: BaseException) -> str:
     return reason[:REASON_CHARS]
 
 
+@lru_cache(maxsize=2)
+def cached_mnist(data_dir: str | None, unverified: bool):
+    """MNIST as core.mnist.load_mnist gives it, loaded once per process: a worker (or this process, with
+    --workers 1) that runs many jobs reads and checks the files once. The arrays are never written to."""
+    from core.mnist import load_mnist
+
+    return load_mnist(data_dir, verify=not unverified)
+
+
+def training_data(mnist, samples: int | None, evaluate: bool):
+    """The Mnist a job trains on: the first `samples` training images (all when None) and, for a
+    timing-only job, the first test image alone (the driver predicts after every epoch)."""
+    n = len(mnist.train_labels)
+    if samples is not None and samples > n:
+        raise UserError(f"samples={samples} is more than the {n:,} training images of {mnist.source}")
+    if samples is not None:
+        mnist = replace(mnist, train_images=mnist.train_images[:samples], train_labels=mnist.train_labels[:samples])
+    if not evaluate:
+        mnist = replace(mnist, test_images=mnist.test_images[:1], test_labels=mnist.test_labels[:1])
+    return mnist
+
+
 def run_point(job: Job) -> dict:
     """Train one point through core.driver.train_backend, one BLAS/numba thread; return its sweep.csv row.
 
@@ -347,7 +400,6 @@ def run_point(job: Job) -> dict:
     from core import environment
     from core.backend import check_supports, discover, get_backend, resolve_dtype
     from core.driver import train_backend
-    from core.mnist import load_mnist
 
     row = {**job.base_row(), "started_utc": _utc(), "worker": _where()}
     started = perf_counter()
@@ -355,9 +407,11 @@ def run_point(job: Job) -> dict:
         try:
             backend = get_backend(job.point.backend, discover())
             dtype = resolve_dtype(backend, job.point.dtype)
-            mnist = load_mnist(job.data_dir, verify=not job.unverified)
+            mnist = cached_mnist(job.data_dir, job.unverified)
             row.update(data=mnist.source, data_digest=mnist.digest)
-            spec = job.point.spec(n_train=len(mnist.train_labels))
+            mnist = training_data(mnist, job.point.samples, job.evaluate)
+            n = len(mnist.train_labels)
+            spec = job.point.spec(n_train=n)
             check_supports(backend, spec)
             run = train_backend(backend, spec, mnist, dtype, budget_s=job.budget_s)
         except Exception as exc:  # noqa: BLE001 - the sweep goes on; the row keeps the reason
@@ -365,13 +419,14 @@ def run_point(job: Job) -> dict:
         else:
             times = run.train_times()
             last = run.epochs[-1] if run.epochs else None
+            evaluated = bool(last) and job.evaluate
             row.update(
                 status=run.status, reason=run.note, epochs_run=len(run.epochs), median_train_s=run.median_train_s,
                 min_train_s=min(times, default=math.nan), max_train_s=max(times, default=math.nan),
-                setup_s=run.setup_s, compile_s=run.compile_s,
-                eval_s=last.eval_s if last else math.nan,
-                final_accuracy=last.test_accuracy if last else math.nan,
-                epoch_accuracy=";".join(f"{e.test_accuracy:.6g}" for e in run.epochs),
+                s_per_sample=run.median_train_s / n, setup_s=run.setup_s, compile_s=run.compile_s,
+                eval_s=last.eval_s if evaluated else math.nan,
+                final_accuracy=last.test_accuracy if evaluated else math.nan,
+                epoch_accuracy=";".join(f"{e.test_accuracy:.6g}" for e in run.epochs) if job.evaluate else "",
                 epoch_train_s=";".join(f"{e.train_s:.6g}" for e in run.epochs),
                 extrapolated=bool(last and last.extrapolated), samples_timed=last.samples_timed if last else "",
             )  # fmt: skip
@@ -395,6 +450,39 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def upgrade_sweep_file(path: Path) -> bool:
+    """Give a sweep.csv written before the samples and s_per_sample columns existed those (blank) columns,
+    atomically and under the lock core.results.append_rows takes, so that new rows can be appended to it.
+    True when the file was rewritten; a file with any other header is left for append_rows to refuse."""
+    import csv
+    import io
+
+    from filelock import FileLock
+
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        with FileLock(path.with_name(f".{path.name}.lock"), timeout=60), open(path, newline="") as f:
+            if next(csv.reader(f), None) != OLD_SWEEP_COLUMNS:
+                return False
+            f.seek(0)
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=SWEEP_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(csv.DictReader(f))
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            try:
+                tmp.write_text(buffer.getvalue())
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot update {path} to this version's columns: {exc.strerror or exc}; "
+                        "earlier results are intact") from None  # fmt: skip
+    return True
+
+
 def done_points(path: Path, sweep: str) -> set[str]:
     """Keys of the points of `sweep` that already have a result row (ok, diverged or budget)."""
     return {r["point"] for r in read_rows(path) if r.get("sweep_id") == sweep and r.get("status") in DONE}
@@ -414,6 +502,8 @@ class Manifest:
     points: int
     created_utc: str = field(default_factory=_utc)
     command: str = ""
+    evaluate: bool = True  # False: timing-only jobs (absent from manifests written before it existed)
+    preset: str = ""  # the --preset (or command, such as scaling) that asked for it
 
     @staticmethod
     def path(results: Path, sweep: str) -> Path:

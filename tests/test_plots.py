@@ -1,13 +1,15 @@
-"""Plots, the machine's ceiling and the scaling grid, on a small synthetic IDX set (no benchmark numbers asserted)."""
+"""Plots, the machine's ceiling and the scaling sweep, on a small synthetic IDX set (no benchmark numbers asserted)."""
 
 import csv
+import json
 import math
 import shutil
 
 import pytest
 
-from bench.scaling import SCALING_COLUMNS, crossovers
+from bench.scaling import crossovers
 from core.ceiling import matmul_gflops
+from core.sweep import SWEEP_COLUMNS
 from tests.conftest import run_cli, write_idx_dir
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -103,31 +105,69 @@ def test_ceiling_command_appends_rows(tmp_path):
     assert len(rows) == 1 and rows[0]["dtype"] == "float64" and rows[0]["n"] == "64" and float(rows[0]["gflops"]) > 0
 
 
-def test_scaling_on_a_tiny_grid_writes_one_row_per_cell_and_two_plots(idx_dir, tmp_path):
-    done = run_cli("scaling", "--backends", "numpy", "--dtypes", "all", "--hidden", "8,16", "--batch", "1,10",
-                   "--samples", "100", "--budget", "0.2", "--repeats", "2", "--data-dir", str(idx_dir), "--unverified",
-                   "--results", str(tmp_path))  # fmt: skip
+def test_scaling_runs_its_grid_as_a_sweep_and_plots_from_sweep_csv(idx_dir, tmp_path):
+    """`bench scaling` is a timing-only sweep: one sweep.csv row per cell under one sweep id, no scaling.csv,
+    the two figures drawn from those rows; --replot redraws them, and asking again is the sweep's refusal."""
+    args = ["--backends", "numpy", "--dtypes", "all", "--hidden", "8,16", "--batch", "1,10", "--samples", "100",
+            "--budget", "0.2", "--repeats", "2", "--data-dir", str(idx_dir), "--unverified", "--results",
+            str(tmp_path)]  # fmt: skip
+    done = run_cli("scaling", *args)
     assert done.returncode == 0, done.stderr
-    rows = read_csv(tmp_path / "scaling.csv")
-    assert list(rows[0]) == SCALING_COLUMNS
+    assert "in this process, one job after another" in done.stdout  # one cell at a time by default
+    rows = read_csv(tmp_path / "sweep.csv")
+    assert list(rows[0]) == SWEEP_COLUMNS
+    assert not (tmp_path / "scaling.csv").exists()  # sweep.csv is the one record
     cells = {(r["dtype"], r["hidden"], r["batch_size"]) for r in rows}
     assert cells == {(d, h, b) for d in ("float32", "float64") for h in ("8", "16") for b in ("1", "10")}
-    assert len(rows) == 8 and len({r["run_id"] for r in rows}) == 1
+    assert len(rows) == 8 and len({r["sweep_id"] for r in rows}) == 1
+    sid = rows[0]["sweep_id"]
     for r in rows:
-        assert r["backend"] == "numpy" and r["threads"] == "1" and r["layers"] == f"784,{r['hidden']},10"
-        assert float(r["s_per_sample"]) > 0 and float(r["gflops"]) > 0
-        assert 0 < int(r["samples_timed"]) <= 2 * 100 and r["extrapolated"] in ("true", "false")
-        assert 1 <= int(r["passes"]) <= 2
+        assert r["backend"] == "numpy" and r["status"] in ("ok", "budget") and r["layers"] == f"784,{r['hidden']},10"
+        assert r["samples"] == "100" and r["blas_threads"] == "1" and r["worker"].startswith("in-process")
+        assert r["final_accuracy"] == "" and r["epoch_accuracy"] == ""  # timing only: nothing evaluated
+        assert float(r["s_per_sample"]) == pytest.approx(float(r["median_train_s"]) / 100, rel=1e-4)
+        assert 1 <= int(r["epochs_run"]) <= 2 and r["extrapolated"] in ("true", "false")
+        assert (int(r["samples_timed"]) < 100) == (r["extrapolated"] == "true")
+    manifest = json.loads((tmp_path / "sweeps" / f"{sid}.json").read_text())
+    assert manifest["preset"] == "scaling" and manifest["evaluate"] is False and manifest["budget_s"] == 0.2
     for name in ("scaling_hidden.png", "scaling_batch.png"):
         assert_png(tmp_path / name)
+        (tmp_path / name).unlink()
+
     replot = run_cli("scaling", "--replot", "--results", str(tmp_path))
     assert replot.returncode == 0, replot.stderr
+    assert f"sweep {sid}: seconds per training sample" in replot.stdout
+    for name in ("scaling_hidden.png", "scaling_batch.png"):
+        assert_png(tmp_path / name)
+
+    again = run_cli("scaling", *args)
+    assert again.returncode == 2 and f"bench scaling --replot {sid}" in again.stderr, again.stderr
+    assert len(read_csv(tmp_path / "sweep.csv")) == 8
 
 
 def test_scaling_refuses_a_batch_larger_than_its_samples(idx_dir, tmp_path):
     done = run_cli("scaling", "--batch", "64", "--samples", "10", "--data-dir", str(idx_dir), "--unverified",
                    "--results", str(tmp_path))  # fmt: skip
     assert done.returncode == 2 and "larger than --samples" in done.stderr
+    assert not (tmp_path / "sweep.csv").exists()
+
+
+def test_scaling_frame_comes_from_sweep_rows_and_ignores_other_sweeps(idx_dir, tmp_path):
+    """read_scaling picks the latest scaling sweep from sweep.csv (not a later ordinary sweep) and gives
+    the rates, extrapolation flags and GFLOP/s the figures and crossovers are drawn from."""
+    from bench.scaling import read_scaling
+    from bench.sweep import SweepRequest, run_sweep
+
+    common = dict(data_dir=str(idx_dir), unverified=True, results=tmp_path, workers=1, quiet=True)
+    scaling = SweepRequest(grid="hidden=8,16;batch=1,10;samples=60", backends="numpy", epochs=2, budget_s=5.0,
+                           evaluate=False, preset="scaling", **common)  # fmt: skip
+    assert run_sweep(scaling) == 0
+    assert run_sweep(SweepRequest(grid="hidden=8", backends="numpy", epochs=1, **common)) == 0
+    frame = read_scaling(tmp_path)
+    assert len(frame) == 4 and frame["sweep_id"].nunique() == 1
+    assert set(zip(frame["hidden"], frame["batch_size"])) == {(8, 1), (8, 10), (16, 1), (16, 10)}
+    assert (frame["s_per_sample"] > 0).all() and (frame["gflops"] > 0).all() and (frame["samples"] == 60).all()
+    assert set(frame["series"]) == {"numpy float32"} and frame["extrapolated"].dtype == bool
 
 
 def test_crossovers_need_a_clear_lead_on_both_sides():

@@ -8,12 +8,14 @@ ended in a `finally` (also when the test fails).
 import csv
 import hashlib
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +23,19 @@ import pytest
 from distributed import Client
 
 from core.errors import UserError
-from core.sweep import Point, expand, parse_grid, read_grid_file, sweep_id
+from core.sweep import (
+    OLD_SWEEP_COLUMNS,
+    SWEEP_COLUMNS,
+    Job,
+    Point,
+    done_points,
+    expand,
+    parse_grid,
+    read_grid_file,
+    run_point,
+    sweep_id,
+    upgrade_sweep_file,
+)
 from tests.conftest import ROOT, run_cli
 
 SLOW_JOB = ["--backends", "python", "--epochs", "2"]  # ~2 s per job on 300 synthetic images at hidden=32
@@ -141,8 +155,58 @@ def test_bad_grid_on_the_command_line_is_one_line_and_exit_2(tmp_path):
     done = run_cli("sweep", "--grid", "hidden=16;sed=0-2", "--results", str(tmp_path), timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip() == ("error: unknown grid key 'sed'; keys: hidden, layers, batch, lr, seed, activation, "
-                                   "loss, init, epochs, dtype")  # fmt: skip
+                                   "loss, init, epochs, dtype, samples")  # fmt: skip
     assert not (tmp_path / "sweep.csv").exists()
+
+
+def test_samples_and_dtype_all_in_the_grid():
+    grid = parse_grid("hidden=8;batch=1,10;samples=2000;dtype=all")
+    assert grid["samples"] == [2000] and grid["dtype"] == ["all"]
+    points = expand(grid, {"numpy": ("float32", "float64"), "python": ("float64",)}, 5)
+    assert sorted({(p.backend, p.dtype) for p in points}) == [("numpy", "float32"), ("numpy", "float64"),
+                                                              ("python", "float64")]  # fmt: skip
+    assert all(p.samples == 2000 and p.key.endswith(" samples=2000") for p in points)
+    assert Point("numpy", "float32", (784, 8, 10), "sigmoid", "quadratic", "uniform", 10, 3.0, 0, 1).key.endswith(
+        "epochs=1"
+    )  # a point on the whole training set keeps the key it had before samples existed
+    assert sweep_id(points, "mnist", 2.0) != sweep_id(points, "mnist", 2.0, evaluate=False)
+    with pytest.raises(UserError, match="--batch-size must be between 1 and 5, got 10"):
+        expand(parse_grid("batch=10;samples=5"), {"numpy": ("float32",)}, 1)
+    with pytest.raises(UserError, match="at least 1"):
+        parse_grid("samples=0")
+    with pytest.raises(UserError, match="give it alone"):
+        parse_grid("dtype=all,float32")
+
+
+def test_a_timing_only_job_on_the_first_samples_reports_seconds_per_sample(idx_dir):
+    """What `bench scaling` asks of a sweep job: the first N images, no test-set evaluation, s/sample."""
+    point = Point("numpy", "float64", (784, 8, 10), "sigmoid", "quadratic", "uniform", 10, 3.0, 0, 3, samples=50)
+    row = run_point(Job("sw-test", point, str(idx_dir), unverified=True, evaluate=False))
+    assert row["status"] == "ok", row.get("reason")
+    assert row["samples"] == 50 and row["samples_timed"] == 50 and row["extrapolated"] is False
+    assert row["s_per_sample"] == pytest.approx(row["median_train_s"] / 50) and row["s_per_sample"] > 0
+    assert math.isnan(row["final_accuracy"]) and math.isnan(row["eval_s"]) and row["epoch_accuracy"] == ""
+    assert len(row["epoch_train_s"].split(";")) == 3 and row["blas_threads"] == 1
+
+    evaluated = run_point(Job("sw-test", point, str(idx_dir), unverified=True))  # the same point, evaluated
+    assert 0 <= evaluated["final_accuracy"] <= 1 and len(evaluated["epoch_accuracy"].split(";")) == 3
+
+    too_many = run_point(Job("sw-test", replace(point, samples=10_000), str(idx_dir), unverified=True))
+    assert too_many["status"] == "failed" and "samples=10000 is more than the 300 training images" in too_many["reason"]
+
+
+def test_a_sweep_csv_from_before_samples_gets_the_new_columns(tmp_path):
+    path = tmp_path / "sweep.csv"
+    old = dict.fromkeys(OLD_SWEEP_COLUMNS, "x") | {"sweep_id": "sw-old", "status": "ok", "point": "p1"}
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=OLD_SWEEP_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(old)
+    assert upgrade_sweep_file(path) is True and upgrade_sweep_file(path) is False
+    (row,) = rows(path)
+    assert list(row) == SWEEP_COLUMNS and row["samples"] == row["s_per_sample"] == ""
+    assert {k: row[k] for k in OLD_SWEEP_COLUMNS} == old  # nothing else changed
+    assert done_points(path, "sw-old") == {"p1"}
 
 
 # ---------------------------------------------------------------- running, stopping, resuming
