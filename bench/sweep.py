@@ -48,7 +48,6 @@ from core.sweep import (
     reason_of,
     run_point,
     sweep_id,
-    upgrade_sweep_file,
 )
 
 RESOURCE = "train"  # each worker offers one; each job takes one: one training job per worker at a time
@@ -359,7 +358,6 @@ def _run_locked(request: SweepRequest, manifest: Manifest, points: list, path: P
         from core.sweep import cached_mnist
 
         cached_mnist(manifest.data_dir, manifest.unverified)
-    upgrade_sweep_file(path)  # a sweep.csv from before the samples columns: give it them, blank
     manifest.write(request.results)
     jobs = [Job(sid, p, manifest.data_dir, manifest.unverified, manifest.budget_s, manifest.evaluate) for p in todo]
     n_workers = min(request.workers or os.cpu_count() or 1, len(jobs))

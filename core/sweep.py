@@ -55,7 +55,6 @@ SWEEP_COLUMNS = [
     "epoch_train_s", "extrapolated", "samples_timed", "job_s", "worker", "started_utc", "finished_utc", "data",
     "data_digest", *ENVIRONMENT_COLUMNS,
 ]  # fmt: skip
-OLD_SWEEP_COLUMNS = [c for c in SWEEP_COLUMNS if c not in ("samples", "s_per_sample")]  # before samples existed
 
 
 # ---------------------------------------------------------------- the grid
@@ -448,39 +447,6 @@ def read_rows(path: Path) -> list[dict]:
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def upgrade_sweep_file(path: Path) -> bool:
-    """Give a sweep.csv written before the samples and s_per_sample columns existed those (blank) columns,
-    atomically and under the lock core.results.append_rows takes, so that new rows can be appended to it.
-    True when the file was rewritten; a file with any other header is left for append_rows to refuse."""
-    import csv
-    import io
-
-    from filelock import FileLock
-
-    path = Path(path)
-    if not path.exists():
-        return False
-    try:
-        with FileLock(path.with_name(f".{path.name}.lock"), timeout=60), open(path, newline="") as f:
-            if next(csv.reader(f), None) != OLD_SWEEP_COLUMNS:
-                return False
-            f.seek(0)
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=SWEEP_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(csv.DictReader(f))
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            try:
-                tmp.write_text(buffer.getvalue())
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot update {path} to this version's columns: {exc.strerror or exc}; "
-                        "earlier results are intact") from None  # fmt: skip
-    return True
 
 
 def done_points(path: Path, sweep: str) -> set[str]:

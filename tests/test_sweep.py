@@ -24,17 +24,13 @@ from distributed import Client
 
 from core.errors import UserError
 from core.sweep import (
-    OLD_SWEEP_COLUMNS,
-    SWEEP_COLUMNS,
     Job,
     Point,
-    done_points,
     expand,
     parse_grid,
     read_grid_file,
     run_point,
     sweep_id,
-    upgrade_sweep_file,
 )
 from tests.conftest import ROOT, run_cli
 
@@ -193,20 +189,6 @@ def test_a_timing_only_job_on_the_first_samples_reports_seconds_per_sample(idx_d
 
     too_many = run_point(Job("sw-test", replace(point, samples=10_000), str(idx_dir), unverified=True))
     assert too_many["status"] == "failed" and "samples=10000 is more than the 300 training images" in too_many["reason"]
-
-
-def test_a_sweep_csv_from_before_samples_gets_the_new_columns(tmp_path):
-    path = tmp_path / "sweep.csv"
-    old = dict.fromkeys(OLD_SWEEP_COLUMNS, "x") | {"sweep_id": "sw-old", "status": "ok", "point": "p1"}
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=OLD_SWEEP_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerow(old)
-    assert upgrade_sweep_file(path) is True and upgrade_sweep_file(path) is False
-    (row,) = rows(path)
-    assert list(row) == SWEEP_COLUMNS and row["samples"] == row["s_per_sample"] == ""
-    assert {k: row[k] for k in OLD_SWEEP_COLUMNS} == old  # nothing else changed
-    assert done_points(path, "sw-old") == {"p1"}
 
 
 # ---------------------------------------------------------------- running, stopping, resuming
