@@ -122,7 +122,6 @@ def cmd_run(args) -> int:
         except Exception as exc:  # a backend that raises is reported as failed, with its reason
             _write_summary_json(args, {"status": "failed", "note": f"{type(exc).__name__}: {exc}"})
             raise
-        env = environment.capture()  # after the run: numba may have been imported by the backend
     print(f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
           f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}")  # fmt: skip
     if saver:

@@ -11,7 +11,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.options import number, spec_options
+from bench.options import number, spec_from_args, spec_options
 
 DEFAULT_BUDGET_S = 150.0  # per backend; the pure-Python one cannot train 30 full epochs in it
 QUICK = {"epochs": 1, "budget": 5.0}
@@ -137,13 +137,11 @@ def cmd_all(args) -> int:
     from core.backend import discover
     from core.errors import UserError
     from core.mnist import load_mnist
-    from core.spec import Spec, parse_layers
 
     if args.quick:
         args.epochs, args.budget = QUICK["epochs"], QUICK["budget"]
     budget = None if args.full else args.budget
-    Spec(layers=parse_layers(args.layers), activation=args.activation, loss=args.loss, init=args.init,
-         batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, seed=args.seed)  # fmt: skip
+    spec_from_args(args)  # a bad option is reported before anything runs
     registry = discover()
     names = args.backends.split(",") if args.backends else [n for n, e in registry.items() if not e.problem]
     unknown = [n for n in names if n not in registry]

@@ -72,7 +72,10 @@ def limit_threads(threads: int):
     """BLAS (threadpoolctl) and numba use `threads` threads inside the block, and nothing more."""
     from threadpoolctl import threadpool_limits
 
-    numba = sys.modules.get("numba")
+    try:  # import it here, so a backend that imports numba later still finds its threads set
+        import numba
+    except ImportError:
+        numba = None
     previous = numba.get_num_threads() if numba else None
     with threadpool_limits(limits=threads):
         if numba:
