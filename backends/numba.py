@@ -19,14 +19,21 @@ Where this departs from the plainest loops, for speed (each is explained where i
 - kernels are compiled for 512-bit vectors where the CPU has them (`_prefer_512_bit_vectors`).
 backends/numpy.py remains the clearest statement of the network; this file is the fast one.
 
+Threads (`--threads`, numba's thread count): with one hidden layer, T threads share every batch,
+each owning a slice of the hidden units (rows of W1, columns of W2) and exchanging only their parts
+of z2, behind one spinning barrier per batch (`_train_one_hidden_shared`, `Crew`). A batch of 10 is
+~10 us of work, so numba's own parallel regions (prange), which cost tens to hundreds of
+microseconds to start on this 2-core machine, would lose to one thread; deeper networks run on one.
+
 Kernels are cached on disk (cache=True): only the first process to use a configuration compiles it,
-and `warmup` does that before any timing. Always one thread: splitting a batch of 10 across threads
-costs more in synchronization than it saves (numbers in `train`'s docstring).
+and `warmup` does that before any timing.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,6 +75,14 @@ FAST = dict(JIT, fastmath={"reassoc", "contract", "nsz"})
 PAGE, LINE = 4096, 64  # bytes
 PREFETCH_LOCALITY = 2  # llvm.prefetch: 2 = into L2; the copy into a0 then brings each line to L1
 PREDICT_CHUNK = 500  # rows per forward pass in predict
+# Threads sharing the batches coordinate through one int64 array, `sync`: the crew's flags first, then
+# thread t's counters at sync[(t + 1) * SLOT:] (barriers passed, calls served). SLOT = 128 bytes, so
+# no two threads' counters share a cache line or the line the CPU prefetches beside it.
+SLOT = 2 * LINE // 8
+FAILED, GO, STOP = 0, 1, 2  # a thread failed; calls posted by thread 0; the crew is to stop
+
+
+_X86 = numba is not None and llvm.get_process_triple().startswith(("x86_64", "i386", "i686"))
 
 
 def available() -> str | None:
@@ -129,6 +144,10 @@ class Model:
     activation: int
     loss: int
     buffers: dict = field(default_factory=dict)  # batch size -> Buffers
+    crew: object = None  # the Crew of helper threads when threads share the batches
+
+    def __deepcopy__(self, memo):  # the weights only: buffers and threads stay with the original
+        return Model(self.sizes, copy.deepcopy(self.W, memo), copy.deepcopy(self.b, memo), self.activation, self.loss)
 
 
 class Buffers:
@@ -164,6 +183,44 @@ def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
 def weights(model: Model):
     return [(W[:, :n].astype(np.float64), b.astype(np.float64))
             for W, b, n in zip(model.W[1:], model.b[1:], model.sizes[:-1])]  # fmt: skip
+
+
+class SharedBuffers:
+    """What T threads sharing each batch use (`_train_one_hidden_shared`), for up to B rows. Per thread
+    ([t]): its images; z1, a1, delta1, b1 and W2's columns for its hidden units; its copy of b2; its
+    z2, a2, delta2; its part of z2 for even and odd batches (z2_parts[parity, t]). Every block starts
+    on a cache line and units are padded to whole lines, so no two threads write one line."""
+
+    def __init__(self, sizes, B: int, dtype, T: int) -> None:
+        n0, n1, n2 = sizes
+        self.bounds = [(n1 * t // T, n1 * (t + 1) // T) for t in range(T)]  # thread t's units lo:hi
+        units = max(hi - lo for lo, hi in self.bounds)
+
+        def blocks(*shape, n):  # zeros [*shape, n (padded)], each row on a cache line
+            return _padded(int(np.prod(shape)), n, dtype).reshape(*shape, -1)
+
+        self.a0s = blocks(T, B, n=n0)
+        self.z1s, self.a1s, self.delta1s = blocks(T, B, n=units), blocks(T, B, n=units), blocks(T, B, n=units)
+        self.b1s, self.W2s = blocks(T, n=units), blocks(T, n2, n=units)
+        self.b2s, self.zero = blocks(T, n=n2), blocks(1, n=n2)[0]
+        self.z2_parts = blocks(2, T, B, n=n2)
+        self.z2s, self.a2s, self.delta2s = blocks(T, B, n=n2), blocks(T, B, n=n2), blocks(T, B, n=n2)
+
+    def take(self, model: Model) -> None:
+        """b1, W2 and b2 of `model` into the threads' blocks."""
+        (_, _, W2), (_, b1, b2) = model.W, model.b
+        for t, (lo, hi) in enumerate(self.bounds):
+            self.b1s[t, : hi - lo] = b1[lo:hi]
+            self.W2s[t, :, : hi - lo] = W2[:, lo:hi]
+            self.b2s[t, : len(b2)] = b2
+
+    def give(self, model: Model) -> None:
+        """The threads' blocks back into `model` (every thread's copy of b2 is the same: thread 0's)."""
+        (_, _, W2), (_, b1, b2) = model.W, model.b
+        for t, (lo, hi) in enumerate(self.bounds):
+            b1[lo:hi] = self.b1s[t, : hi - lo]
+            W2[:, lo:hi] = self.W2s[t, :, : hi - lo]
+        b2[:] = self.b2s[0, : len(b2)]
 
 
 def _buffers(model: Model, B: int) -> Buffers:
@@ -221,6 +278,44 @@ def _float32_from_bits(typingctx, bits):
         return builder.bitcast(args[0], ir.FloatType())
 
     return types.float32(types.int32), codegen
+
+
+@intrinsic
+def _load_acquire(typingctx, arr, index):
+    """arr[index] read atomically: what another thread stored before its `_store_release` is visible."""
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]])
+        return builder.load_atomic(ptr, "acquire", arr.dtype.bitwidth // 8)
+
+    return arr.dtype(arr, index), codegen
+
+
+@intrinsic
+def _store_release(typingctx, arr, index, value):
+    """arr[index] = value atomically, after every earlier store of this thread."""
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]])
+        builder.store_atomic(args[2], ptr, "release", arr.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.void(arr, index, arr.dtype), codegen
+
+
+@intrinsic
+def _pause(typingctx):
+    """x86's PAUSE in a spin loop (lets the other hyperthread run, saves power); nothing elsewhere."""
+
+    def codegen(context, builder, signature, args):
+        if _X86:
+            fnty = ir.FunctionType(ir.VoidType(), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse2.pause"), [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
 
 
 def _exp(x):
@@ -471,15 +566,16 @@ def _output_delta(kind, loss, z, a, labels, rows, start, delta, B, n):
 
 
 @njit(**JIT)
-def _load_batch(X, c255, rows, start, B, batch_size, a0, n0):
-    """a_0 = X[rows[start : start + B]] / 255, and the next batch's images sent for (it trains meanwhile)."""
-    for s in range(start + batch_size, min(start + 2 * batch_size, len(rows))):
+def _load_batch(X, c255, rows, start, s_lo, s_hi, batch_size, a0, n0):
+    """a_0[s] = X[rows[start + s]] / 255 for s in s_lo..s_hi-1, and the same rows of the next batch
+    sent for (it trains meanwhile). One thread loads a whole batch (s_lo, s_hi = 0, B); threads share it."""
+    for s in range(start + batch_size + s_lo, min(start + batch_size + s_hi, len(rows))):
         x = X[rows[s]]
         for i in range(0, n0, LINE // X.itemsize):
             _prefetch(x, i)
         _prefetch(x, n0 - 1)  # a row need not start on a line: its last line too
     c, r = c255[0], c255[1]
-    for s in range(B):
+    for s in range(s_lo, s_hi):
         x = X[rows[start + s]]
         for i in range(n0):
             a0[s, i] = _div255(a0.dtype.type(x[i]), c, r)
@@ -497,7 +593,7 @@ def _train_one_hidden(X, c255, labels, rows, batch_size, lr, sizes, W1, b1, W2, 
     n0, n1, n2 = sizes[0], sizes[1], sizes[2]
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
-        _load_batch(X, c255, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
+        _load_batch(X, c255, rows, start, 0, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
         # forward: z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l)
         _affine(a0, W1, b1, z1, B, n0, n1)  # z1 [B, n1]: blocks of 4 rows of W1 x 5 images
         _f(activation, z1, a1, B, n1)
@@ -511,6 +607,107 @@ def _train_one_hidden(X, c255, labels, rows, batch_size, lr, sizes, W1, b1, W2, 
         eta = a0.dtype.type(lr / B)  # in the model's dtype
         _sgd_step(delta2, a1, W2, b2, eta, B, n1, n2)
         _sgd_step(delta1, a0, W1, b1, eta, B, n0, n1)  # passes of 2 rows of W1 x 5 images
+
+
+@njit(**JIT)
+def _barrier(sync, t, T, k):
+    """Thread t of T is at its k-th barrier: wait until every thread is. False if a thread failed.
+
+    Each thread's count sits on its own cache line (sync[(t + 1) * SLOT]); a thread publishes its count
+    with a release store and reads the others' with acquire loads, so everything a thread wrote
+    before its barrier is visible to every thread after it. Spinning, not sleeping: a barrier costs
+    ~0.2 us here, where waking a sleeping thread costs tens of microseconds, more than a batch."""
+    _store_release(sync, (t + 1) * SLOT, k)
+    for u in range(T):
+        while _load_acquire(sync, (u + 1) * SLOT) < k:
+            if _load_acquire(sync, FAILED) != 0:
+                return False
+            _pause()
+    return True
+
+
+@njit(**JIT)
+def _sum_blocks(parts, b, Z, B, m):
+    """Z = b + parts[0] + parts[1] + ..., for the first B rows and m columns of Z and of each part."""
+    for s in range(B):
+        for k in range(m):
+            acc = b[k]
+            for u in range(parts.shape[0]):
+                acc += parts[u, s, k]
+            Z[s, k] = acc
+
+
+@njit(nogil=True, **JIT)
+def _train_one_hidden_shared(t, T, sync, X, c255, labels, rows, batch_size, lr, sizes, lo, hi, W1, b1s, W2s, b2s,
+                             zero, a0s, z1s, a1s, delta1s, z2_parts, z2s, a2s, delta2s, activation, loss):  # fmt: skip
+    """Thread t's part of `_train_one_hidden` when T threads share every batch: the same math, split.
+
+    Thread t owns hidden units lo..hi-1 (hi - lo = n): rows lo:hi of W1, and its own blocks of b1,
+    z1, a1, delta1 and of W2's columns for those units (b1s[t], a1s[t], W2s[t], ...: contiguous and
+    padded to whole cache lines, so no two threads write one line). z2 = a1 W2^T + b2 is a sum over
+    hidden units, so each thread computes its units' part of it, a1[:, lo:hi] W2[:, lo:hi]^T; those
+    [B, 10] parts are all that threads exchange, once per batch, behind one barrier. Every thread
+    then adds them in the same order, so z2, a2 and delta2 come out identical in each (its own
+    buffers), and each updates its own copy of b2 identically. Everything else a thread reads it
+    wrote itself: W2's columns and a1 for its units, and the batch's images, which every thread
+    gathers for itself (a0s[t]; cheaper than sharing them). The parts alternate between two buffers
+    by batch parity (z2_parts[k % 2]): a thread running ahead never overwrites a part another may
+    still be reading. Returns once every thread has finished `rows` (True), or when one failed (False).
+    """
+    n0, n2, n = sizes[0], sizes[2], hi - lo
+    k = sync[(t + 1) * SLOT]  # barriers this thread has passed, in earlier calls too
+    W1t, b1, W2, b2 = W1[lo:hi], b1s[t], W2s[t], b2s[t]  # this thread's parameters
+    a0, z1, a1, delta1, z2, a2, delta2 = a0s[t], z1s[t], a1s[t], delta1s[t], z2s[t], a2s[t], delta2s[t]
+    for start in range(0, len(rows), batch_size):
+        k += 1
+        p = k % 2
+        B = min(batch_size, len(rows) - start)
+        _load_batch(X, c255, rows, start, 0, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
+        # forward: z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l)
+        _affine(a0, W1t, b1, z1, B, n0, n)  # this thread's units of z1 [B, n]
+        _f(activation, z1, a1, B, n)
+        _affine(a1, W2, zero, z2_parts[p, t], B, n, n2)  # their part of z2 - b2  [B, 10]
+        if not _barrier(sync, t, T, k):  # every thread's part is in
+            return False
+        _sum_blocks(z2_parts[p], b2, z2, B, n2)  # z2 [B, 10], whole
+        _output(activation, loss, z2, a2, B, n2)
+        # backward: delta2 from the loss; hidden delta1 = (delta2 W2) * f'(z1), with W2 before its update
+        _output_delta(activation, loss, z2, a2, labels, rows, start, delta2, B, n2)
+        _backprop(delta2, W2, delta1, B, n, n2)  # this thread's units of delta1 [B, n]
+        _times_f_prime(activation, z1, a1, delta1, B, n)
+        # update: W_l -= (lr / B) grad_W_l,  grad_W_l = delta_l^T a_{l-1};  b_l -= (lr / B) grad_b_l
+        eta = a0.dtype.type(lr / B)
+        _sgd_step(delta2, a1, W2, b2, eta, B, n, n2)  # W2's columns lo:hi, and this thread's copy of b2
+        _sgd_step(delta1, a0, W1t, b1, eta, B, n0, n)  # rows lo:hi of W1
+    return _barrier(sync, t, T, k + 1)  # every thread is done: the model is whole
+
+
+@njit(nogil=True, **JIT)
+def _serve(t, T, sync, job, job_rows, X, c255, labels, batch_size, sizes, lo, hi, W1, b1s, W2s, b2s,
+           zero, a0s, z1s, a1s, delta1s, z2_parts, z2s, a2s, delta2s, activation, loss, polls):  # fmt: skip
+    """Helper thread t: run its part of each call of `train` that thread 0 posts (sync[GO] counts
+    them; job holds its number of rows and lr, job_rows the rows), until none comes for `polls`
+    polls (about a millisecond: between the calls of one epoch it stays here) or the crew stops."""
+    while True:
+        done = sync[(t + 1) * SLOT + 1]  # calls this thread has served
+        polled = 0
+        while _load_acquire(sync, GO) == done:
+            if _load_acquire(sync, STOP) != 0 or polled == polls:
+                return
+            _pause()
+            polled += 1
+        n, lr = np.int64(job[0]), job[1]
+        if not _train_one_hidden_shared(t, T, sync, X, c255, labels, job_rows[:n], batch_size, lr, sizes, lo, hi,
+                                        W1, b1s, W2s, b2s, zero, a0s, z1s, a1s, delta1s, z2_parts, z2s, a2s,
+                                        delta2s, activation, loss):  # fmt: skip
+            return
+        sync[(t + 1) * SLOT + 1] = done + 1
+
+
+@njit(**JIT)
+def _post(sync, index, value):
+    """sync[index] = value, after every earlier store (the job's rows and parameters)."""
+    _store_release(sync, index, value)
 
 
 @njit(**JIT)
@@ -530,7 +727,7 @@ def _train_layers(X, c255, labels, rows, batch_size, lr, sizes, W, b, z, a, delt
     L = len(W) - 1
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
-        _load_batch(X, c255, rows, start, B, batch_size, a[0], sizes[0])  # a[0] = X batch / 255
+        _load_batch(X, c255, rows, start, 0, B, batch_size, a[0], sizes[0])  # a[0] = X batch / 255
         _forward(W, b, z, a, sizes, B, activation, loss)
         _output_delta(activation, loss, z[L], a[L], labels, rows, start, delta[L], B, sizes[L])
         eta = a[0].dtype.type(lr / B)  # in the model's dtype
@@ -558,16 +755,25 @@ def _predict_kernel(X, c255, sizes, W, b, z, a, activation, loss, out):
             out[start + s] = np.argmax(a[L][s, : sizes[L]])
 
 
-def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
-    """One call of a compiled kernel for all of `rows`; always one thread.
+MIN_UNITS_PER_THREAD = 8
 
-    Two threads do not pay here: each batch of 10 holds ~15 us of work, and numba's parallel
-    regions (prange over rows of W_1, one region for each of layer 1's two products) cost 2 to 300 us
-    to start on this shared 2-core machine; such a version ran 1.4 to 24 s per epoch against ~0.09 s.
-    """
-    buf = _buffers(model, batch_size)
+
+def _threads(model: Model) -> int:
+    """How many threads share each batch: numba's thread count (`--threads`), at most one per 8 hidden
+    units; networks with more than one hidden layer run on one."""
+    if len(model.W) != 3:
+        return 1
+    return max(1, min(numba.get_num_threads(), int(model.sizes[1]) // MIN_UNITS_PER_THREAD))
+
+
+def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
+    """One call of a compiled kernel for all of `rows`, or one per thread when threads share the batches."""
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     lr = float(lr)
+    T = _threads(model)
+    if T > 1:
+        return _train_shared(model, data, rows, batch_size, lr, T)
+    buf = _buffers(model, batch_size)
     if len(model.W) == 3:
         (_, W1, W2), (_, b1, b2) = model.W, model.b
         _train_one_hidden(data.X, data.c255, data.labels, rows, batch_size, lr, model.sizes, W1, b1, W2, b2,
@@ -576,6 +782,89 @@ def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float
     else:
         _train_layers(data.X, data.c255, data.labels, rows, batch_size, lr, model.sizes, model.W, model.b,
                       buf.z, buf.a, buf.delta, model.activation, model.loss)  # fmt: skip
+
+
+def _train_shared(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float, T: int) -> None:
+    crew = model.crew
+    if crew is None or crew.data is not data or crew.batch_size != batch_size or crew.T != T:
+        if crew is not None:
+            crew.close()
+        crew = model.crew = Crew(model, data, batch_size, T)
+        weakref.finalize(model, crew.close)  # the crew holds the model's arrays, never the model
+    try:
+        crew.run(model, rows, lr)
+    except BaseException:
+        model.crew = None
+        raise
+
+
+class Crew:
+    """Threads 1..T-1 of one model's shared training (`_train_one_hidden_shared`), kept between calls
+    of `train`; the calling thread is thread 0. Between calls a helper spins for about a millisecond
+    (`_serve`), so the calls that make up one epoch cost no wake-up (starting a thread, or waking a
+    sleeping one, costs ~0.1 ms: 5 ms an epoch for a progress bar's 50 calls); then it sleeps until
+    thread 0 posts the next call."""
+
+    POLLS = 20_000  # spin polls before a helper sleeps: a PAUSE takes ~40-140 cycles
+
+    def __init__(self, model: Model, data: Data, batch_size: int, T: int) -> None:
+        self.data, self.batch_size, self.T = data, batch_size, T
+        self.buf = buf = SharedBuffers(model.sizes, batch_size, model.W[1].dtype, T)
+        self.sync = np.zeros((T + 1) * SLOT, np.int64)  # see SLOT
+        self.job = np.zeros(2)  # the posted call's number of rows and lr
+        self.rows = np.zeros(len(data.X), np.int64)  # its rows
+        self.shared = (data.X, data.c255, data.labels)
+        self.state = [(lo, hi, model.W[1], buf.b1s, buf.W2s, buf.b2s, buf.zero, buf.a0s, buf.z1s, buf.a1s,
+                       buf.delta1s, buf.z2_parts, buf.z2s, buf.a2s, buf.delta2s, model.activation, model.loss)
+                      for lo, hi in buf.bounds]  # fmt: skip
+        self.sizes = model.sizes
+        self.closed = False
+        self.wake = [threading.Event() for _ in range(T)]
+        self.helpers = [threading.Thread(target=self._helper, args=(t,), name=f"numba-train-{t}", daemon=True)
+                        for t in range(1, T)]  # fmt: skip
+        for helper in self.helpers:
+            helper.start()
+
+    def run(self, model: Model, rows: np.ndarray, lr: float) -> None:
+        """Train on `rows` with every thread of the crew; the model is whole when this returns."""
+        n = len(rows)
+        self.buf.take(model)
+        self.rows[:n] = rows
+        self.job[:] = n, lr
+        _post(self.sync, GO, self.sync[GO] + 1)
+        for event in self.wake[1:]:
+            event.set()
+        try:
+            finished = _train_one_hidden_shared(0, self.T, self.sync, *self.shared, self.rows[:n], self.batch_size,
+                                                lr, self.sizes, *self.state[0])  # fmt: skip
+        except BaseException:
+            self.sync[FAILED] = 1  # the helpers stop at their next barrier instead of waiting forever
+            self.close()
+            raise
+        if not finished:
+            self.close()
+            raise RuntimeError("a numba training thread failed (its error is printed above); the model is incomplete")
+        self.buf.give(model)
+
+    def _helper(self, t: int) -> None:
+        try:
+            while True:
+                self.wake[t].wait()
+                self.wake[t].clear()
+                if self.closed:
+                    return
+                _serve(t, self.T, self.sync, self.job, self.rows, *self.shared, self.batch_size, self.sizes,
+                       *self.state[t], self.POLLS)  # fmt: skip
+        except BaseException:
+            self.sync[FAILED] = 1
+            raise
+
+    def close(self) -> None:
+        """Let the helper threads end (they hold the model's arrays until then)."""
+        self.closed = True
+        _post(self.sync, STOP, 1)
+        for event in self.wake:
+            event.set()
 
 
 # ---------------------------------------------------------------- inference and warm-up

@@ -1,0 +1,83 @@
+"""The numba backend with threads sharing each batch: the same training as one thread, pieces or not."""
+
+import gc
+import threading
+
+import numpy as np
+import pytest
+
+from core.conformance import check, synthetic_digits
+from core.environment import limit_threads
+from core.spec import Spec, initial_weights
+
+nb = pytest.importorskip("backends.numba")
+if nb.available():
+    pytest.skip(nb.available(), allow_module_level=True)
+if nb.numba.config.NUMBA_NUM_THREADS < 2:
+    pytest.skip("numba has one thread on this machine", allow_module_level=True)
+
+SPEC = Spec(layers=(784, 36, 10), lr=3.0, seed=7)
+
+
+def _train(threads: int, pieces: list[int], dtype: str = "float64", spec: Spec = SPEC):
+    """Weights after training on 137 synthetic rows (a short last batch), given to `train` in pieces."""
+    images, labels = synthetic_digits(137, spec.seed)
+    rows = np.random.default_rng(1).permutation(137)
+    with limit_threads(threads):
+        model = nb.load(initial_weights(spec), spec, dtype)
+        data = nb.load_data(images, labels, dtype)
+        nb.warmup(model, data)
+        for piece in np.split(rows, np.cumsum(pieces)[:-1]):
+            nb.train(model, data, piece, spec.batch_size, spec.lr)
+        return nb.weights(model), model
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spec", [SPEC, Spec(layers=(784, 17, 10), activation="relu", loss="cross-entropy", lr=0.1)])
+def test_two_threads_match_the_reference(dtype, spec):
+    with limit_threads(2):
+        result = check(nb, spec, dtype)
+    assert result.passed, result.errors
+
+
+def test_two_threads_train_as_one_does():
+    one, _ = _train(1, [137])
+    two, model = _train(2, [137])
+    assert model.crew is not None and model.crew.T == 2  # the shared kernel ran
+    for (W1, b1), (W2, b2) in zip(one, two):
+        np.testing.assert_allclose(W2, W1, atol=1e-12)  # the order of z2's sum differs, by rounding only
+        np.testing.assert_allclose(b2, b1, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_rows_in_pieces_train_as_rows_at_once(threads):
+    """The driver hands an epoch over in pieces (for its progress bar); on batch boundaries that
+    changes nothing, and the crew of threads carries over from one call to the next."""
+    whole, _ = _train(threads, [137])
+    pieces, _ = _train(threads, [30, 50, 10, 47])
+    for (W1, b1), (W2, b2) in zip(whole, pieces):
+        np.testing.assert_array_equal(W1, W2)
+        np.testing.assert_array_equal(b1, b2)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_failing_helper_thread_raises_instead_of_hanging(monkeypatch):
+    def broken_serve(*args):
+        raise ValueError("injected")
+
+    monkeypatch.setattr(nb, "_serve", broken_serve)
+    before = set(threading.enumerate())
+    with pytest.raises(RuntimeError, match="thread failed"):
+        _train(2, [137])
+    for helper in set(threading.enumerate()) - before:
+        helper.join(timeout=10)  # its error is reported here, not in the next test
+
+
+def test_helper_threads_end_with_their_model():
+    _, model = _train(2, [137])
+    helpers = model.crew.helpers
+    assert len(helpers) == 1 and helpers[0].is_alive()  # thread 1 waits for the next call
+    del model
+    gc.collect()
+    helpers[0].join(timeout=10)
+    assert not helpers[0].is_alive()
