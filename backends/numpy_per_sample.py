@@ -31,6 +31,8 @@ weights = batched.weights
 
 name = "numpy-per-sample"
 summary = "numpy vectors, backpropagating one sample at a time in a Python loop (Nielsen's network.py)"
+threaded = False  # one sample's matrix-vector products are too small for BLAS to split: 2.51 s/epoch
+# with 1 and with 2 threads (bench run --epochs 2 --threads 1, then 2)
 dtypes = ("float32", "float64")
 
 

@@ -24,6 +24,7 @@ import numpy as np
 name = "python"
 summary = "pure-Python lists of floats, every multiply-add in the interpreter (the baseline)"
 dtypes = ("float64",)
+threaded = False  # the interpreter runs it on one thread whatever --threads says
 
 
 def available() -> str | None:

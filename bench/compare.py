@@ -37,6 +37,8 @@ def add_commands(sub) -> None:
     p = sub.add_parser("check", help="prove a backend matches the float64 numpy reference")
     p.add_argument("name", help="backend name (see: bench list)")
     p.add_argument("--dtype", help="one dtype (default: every dtype the backend supports)")
+    p.add_argument("--threads", type=number(int, 1), default=1,
+                   help="BLAS and numba threads (default 1, as bench run); numba shares batches among threads")  # fmt: skip
     p.set_defaults(func=cmd_check)
 
     add_analysis_commands(sub)
@@ -63,7 +65,7 @@ def cmd_check(args) -> int:
     rows, failed = [], 0
     for dtype in dtypes:
         for spec in configurations():
-            with limit_threads(1):  # as `bench run` by default
+            with limit_threads(args.threads):
                 r = check(backend, spec, dtype)
             config = f"{spec.layers_str} {spec.activation} {spec.loss}"
             if r.declined:
@@ -74,7 +76,8 @@ def cmd_check(args) -> int:
             rows.append((dtype, config, "pass" if r.passed else "FAIL", f"{worst[1]:.1e} ({worst[0]})",
                          f"{100 * r.agreement:.1f}%", f"tolerance {TOLERANCE[dtype]:.0e}"))  # fmt: skip
     print(tabulate(rows, headers=["dtype", "configuration", "result", "largest error", "same predictions", ""]))
-    print(f"{backend.name}: {'FAILED ' + str(failed) + ' configuration(s)' if failed else 'matches the reference'}")
+    threads = f" with {args.threads} threads" if args.threads > 1 else ""
+    print(f"{backend.name}{threads}: {'FAILED ' + str(failed) + ' configuration(s)' if failed else 'matches the reference'}")
     return 1 if failed else 0
 
 
@@ -153,7 +156,8 @@ def cmd_all(args) -> int:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     _measure_ceiling(args, run_id)
     rows, interrupted = [], False
-    jobs = [(name, threads) for threads in args.threads for name in names]
+    jobs = [(name, threads) for threads in args.threads for name in names
+            if threads == args.threads[0] or registry[name].backend is None or registry[name].threaded]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, threads) in enumerate(jobs, start=1):
             print(f"\n== {name}, {threads} thread(s) ({i} of {len(jobs)}) ==", flush=True)

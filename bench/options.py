@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 from core.spec import ACTIVATIONS, INITS, LOSSES, Spec, parse_layers
@@ -51,6 +52,11 @@ def int_list(text: str) -> list[int]:
 thread_list = int_list
 
 
+def default_thread_counts() -> list[int]:
+    """[1, 2] where the machine has two cores or more (one thread, as the seed's Rust, then both), else [1]."""
+    return [1, 2] if (os.cpu_count() or 1) >= 2 else [1]
+
+
 def spec_options(p: argparse.ArgumentParser, several_threads: bool = False) -> None:
     g = p.add_argument_group("network and training (defaults reproduce the seed program)")
     g.add_argument("--layers", default="784,36,10", help="layer sizes, input 784 to output 10 (default %(default)s)")
@@ -63,8 +69,9 @@ def spec_options(p: argparse.ArgumentParser, several_threads: bool = False) -> N
     g.add_argument("--seed", type=number(int, 0), default=0, help="one seed for weights and order")
     d = p.add_argument_group("machine and data")
     if several_threads:
-        d.add_argument("--threads", type=thread_list, default=[1],
-                       help="BLAS and numba threads; 1,2 compares both (default 1, as the seed's Rust)")  # fmt: skip
+        d.add_argument("--threads", type=thread_list, default=default_thread_counts(),
+                       help="BLAS and numba threads, e.g. 1,4 (default: 1, as the seed's Rust, and 2 where the "
+                            "machine has two cores; a backend that cannot use threads runs at the first only)")  # fmt: skip
     else:
         d.add_argument("--threads", type=number(int, 1), default=1,
                        help="BLAS and numba threads (default 1, as the seed's Rust)")  # fmt: skip

@@ -115,6 +115,24 @@ def ratios(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+def thread_lines(summary: pd.DataFrame) -> list[str]:
+    """What more threads bought each backend, as a ratio of its median epochs in this run."""
+    counts = sorted(summary["threads"].dropna().unique())
+    if len(counts) < 2:
+        return []
+    gains, single = [], []
+    for backend, rows in summary.dropna(subset=["median_train_s"]).groupby("backend", sort=False):
+        seconds = rows.groupby("threads")["median_train_s"].min()
+        if len(seconds) < 2:
+            single.append(backend)
+            continue
+        gains.append(f"{backend} {seconds.iloc[0] / seconds.iloc[-1]:.2f}x with {seconds.index[-1]}")
+    lines = [f"More threads, against {counts[0]}: " + ", ".join(gains) + " (below 1x: slower)."] if gains else []
+    if single:
+        lines.append(f"{', '.join(single)}: timed at one thread count only (more threads cannot change their speed).")
+    return lines
+
+
 def noise_warnings(summary: pd.DataFrame) -> list[str]:
     out = []
     for r in summary.itertuples():
@@ -153,7 +171,7 @@ def render(summary: pd.DataFrame, fmt: str = "simple") -> str:
     config = (f"layers {r['layers']}, {r['activation']}, {r['loss']} cost, batch {r['batch_size']}, "
               f"lr {r['lr']}, seed {r['seed']}")  # fmt: skip
     table = tabulate(table_rows(summary), headers=HEADERS, tablefmt=fmt, disable_numparse=True)
-    notes = [*ratios(summary), *noise_warnings(summary), f"Configuration: {config}.", ceiling_line(summary),
+    notes = [*ratios(summary), *thread_lines(summary), *noise_warnings(summary), f"Configuration: {config}.", ceiling_line(summary),
              f"Machine: {environment_line(summary)}."]  # fmt: skip
     return table + "\n\n" + ("\n\n" if fmt == "github" else "\n").join(notes)  # markdown: one paragraph each
 

@@ -12,8 +12,10 @@ A backend is any object (usually a module in `backends/`) with these attributes:
     predict(model, data) -> np.ndarray   predicted class of every sample
     weights(model) -> [(W, b), ...]      float64 copies
 
-and optionally `warmup(model, data)` (JIT compilation, first BLAS call) and
-`supports(spec) -> str | None` (None, or why it declines this configuration).
+and optionally `warmup(model, data)` (JIT compilation, first BLAS call),
+`supports(spec) -> str | None` (None, or why it declines this configuration) and
+`threaded: bool` (default True; False when more threads cannot change its speed, so `bench all`
+times it at one thread count only).
 
 Backends are found by scanning the `backends` package and the entry-point group
 `mnist_bench.backends` (for backends in other distributions); nothing is registered by hand.
@@ -49,6 +51,10 @@ class Entry:
     @property
     def summary(self) -> str:
         return getattr(self.backend, "summary", "")
+
+    @property
+    def threaded(self) -> bool:
+        return bool(getattr(self.backend, "threaded", True))
 
 
 def _entry(origin: str, fallback_name: str, load) -> Entry:

@@ -4,6 +4,7 @@ import csv
 
 import pytest
 
+from bench.options import default_thread_counts
 from core.results import EPOCH_COLUMNS, SUMMARY_COLUMNS
 from tests.conftest import run_cli
 
@@ -53,6 +54,13 @@ def test_all_compares_backends_with_the_quoted_rust_rows(idx_dir, tmp_path):
     summary = read_csv(results / "summary.csv")
     assert {r["backend"] for r in summary} == {"numpy", "python"}
     assert max(float(r["speedup"]) for r in summary) >= 1 and min(float(r["speedup"]) for r in summary) == 1
+    # every thread count for numpy; python, which cannot use threads, at the first only
+    counts = [str(t) for t in default_thread_counts()]
+    assert sorted((r["backend"], r["threads"]) for r in summary) == sorted(
+        [("numpy", t) for t in counts] + [("python", counts[0])]
+    )
+    if len(counts) > 1:
+        assert "python: timed at one thread count only" in done.stdout
 
 
 def test_list_shows_backends_and_check_passes():

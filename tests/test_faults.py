@@ -76,7 +76,8 @@ def rows(path):
 
 
 def common(idx_dir, results_dir):
-    return ["--data-dir", str(idx_dir), "--unverified", "--results", str(results_dir), "--epochs", "3"]
+    args = ["--data-dir", str(idx_dir), "--unverified", "--results", str(results_dir), "--epochs", "3"]
+    return args + ["--threads", "1"]
 
 
 def test_plugin_backend_is_discovered_through_its_entry_point(plugin_env):

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from bench.options import default_thread_counts
 from bench.scaling import crossovers
 from core.ceiling import matmul_gflops
 from core.sweep import SWEEP_COLUMNS
@@ -48,7 +49,8 @@ def test_all_writes_plots_and_measures_the_ceiling_under_its_run_id(quick_run):
     run_ids = {r["run_id"] for r in read_csv(results / "summary.csv")}
     ceiling = read_csv(results / "ceiling.csv")
     assert {r["run_id"] for r in ceiling} == run_ids
-    assert {(r["dtype"], r["threads"]) for r in ceiling} == {("float32", "1"), ("float64", "1")}
+    counts = {str(t) for t in default_thread_counts()}  # the run's thread counts, each dtype
+    assert {(r["dtype"], r["threads"]) for r in ceiling} == {(d, t) for d in ("float32", "float64") for t in counts}
     assert all(float(r["gflops"]) > 0 for r in ceiling)
     assert "% of ceiling" in stdout and "% of ceiling" in (results / "comparison.md").read_text()
 
