@@ -786,10 +786,11 @@ def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float
 
 def _train_shared(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float, T: int) -> None:
     crew = model.crew
-    if crew is None or crew.data is not data or crew.batch_size != batch_size or crew.T != T:
+    fits = crew is not None and crew.data is data and (crew.batch_size, crew.T) == (batch_size, T)
+    if not fits or len(rows) > len(crew.rows):
         if crew is not None:
             crew.close()
-        crew = model.crew = Crew(model, data, batch_size, T)
+        crew = model.crew = Crew(model, data, batch_size, T, max(len(rows), len(data.X)))
         weakref.finalize(model, crew.close)  # the crew holds the model's arrays, never the model
     try:
         crew.run(model, rows, lr)
@@ -807,12 +808,12 @@ class Crew:
 
     POLLS = 20_000  # spin polls before a helper sleeps: a PAUSE takes ~40-140 cycles
 
-    def __init__(self, model: Model, data: Data, batch_size: int, T: int) -> None:
+    def __init__(self, model: Model, data: Data, batch_size: int, T: int, capacity: int) -> None:
         self.data, self.batch_size, self.T = data, batch_size, T
         self.buf = buf = SharedBuffers(model.sizes, batch_size, model.W[1].dtype, T)
         self.sync = np.zeros((T + 1) * SLOT, np.int64)  # see SLOT
         self.job = np.zeros(2)  # the posted call's number of rows and lr
-        self.rows = np.zeros(len(data.X), np.int64)  # its rows
+        self.rows = np.zeros(capacity, np.int64)  # its rows
         self.shared = (data.X, data.c255, data.labels)
         self.state = [(lo, hi, model.W[1], buf.b1s, buf.W2s, buf.b2s, buf.zero, buf.a0s, buf.z1s, buf.a1s,
                        buf.delta1s, buf.z2_parts, buf.z2s, buf.a2s, buf.delta2s, model.activation, model.loss)

@@ -60,6 +60,22 @@ def test_rows_in_pieces_train_as_rows_at_once(threads):
         np.testing.assert_array_equal(b1, b2)
 
 
+def test_more_rows_than_images_in_one_call():
+    """Rows may repeat (two epochs in one call): the crew makes room for them."""
+    images, labels = synthetic_digits(30, 3)
+    with limit_threads(2):
+        model = nb.load(initial_weights(SPEC), SPEC, "float64")
+        data = nb.load_data(images, labels, "float64")
+        nb.train(model, data, np.arange(30), 10, 1.0)
+        data = nb.load_data(images, labels, "float64")  # the same images anew: a crew for them
+        nb.train(model, data, np.tile(np.arange(30), 2), 10, 1.0)
+    with limit_threads(1):
+        serial = nb.load(initial_weights(SPEC), SPEC, "float64")
+        nb.train(serial, data, np.tile(np.arange(30), 3), 10, 1.0)
+    for (W1, _), (W2, _) in zip(nb.weights(model), nb.weights(serial)):
+        np.testing.assert_allclose(W1, W2, atol=1e-12)
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_failing_helper_thread_raises_instead_of_hanging(monkeypatch):
     def broken_serve(*args):
