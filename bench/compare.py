@@ -76,8 +76,8 @@ def cmd_check(args) -> int:
             rows.append((dtype, config, "pass" if r.passed else "FAIL", f"{worst[1]:.1e} ({worst[0]})",
                          f"{100 * r.agreement:.1f}%", f"tolerance {TOLERANCE[dtype]:.0e}"))  # fmt: skip
     print(tabulate(rows, headers=["dtype", "configuration", "result", "largest error", "same predictions", ""]))
-    threads = f" with {args.threads} threads" if args.threads > 1 else ""
-    print(f"{backend.name}{threads}: {'FAILED ' + str(failed) + ' configuration(s)' if failed else 'matches the reference'}")
+    who = f"{backend.name} with {args.threads} threads" if args.threads > 1 else backend.name
+    print(f"{who}: {'FAILED ' + str(failed) + ' configuration(s)' if failed else 'matches the reference'}")
     return 1 if failed else 0
 
 

@@ -139,7 +139,8 @@ def noise_warnings(summary: pd.DataFrame) -> list[str]:
         if r.median_train_s > 0 and (r.max_train_s - r.min_train_s) / r.median_train_s > NOISE:
             out.append(f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch times spread "
                        f"{100 * (r.max_train_s - r.min_train_s) / r.median_train_s:.0f}% of the median "
-                       f"({r.min_train_s:.3f}-{r.max_train_s:.3f} s); the machine was busy, rerun to confirm")  # fmt: skip
+                       f"({r.min_train_s:.3f}-{r.max_train_s:.3f} s): a busy machine, or epochs that slowed as "
+                       f"training went on (see epochs.csv); rerun to confirm")  # fmt: skip
     return out
 
 
