@@ -206,22 +206,6 @@ class SharedBuffers:
         self.z2_parts = blocks(2, T, B, n=n2)
         self.z2s, self.a2s, self.delta2s = blocks(T, B, n=n2), blocks(T, B, n=n2), blocks(T, B, n=n2)
 
-    def take(self, model: Model) -> None:
-        """b1, W2 and b2 of `model` into the threads' blocks."""
-        (_, _, W2), (_, b1, b2) = model.W, model.b
-        for t, (lo, hi) in enumerate(self.bounds):
-            self.b1s[t, : hi - lo] = b1[lo:hi]
-            self.W2s[t, :, : hi - lo] = W2[:, lo:hi]
-            self.b2s[t, : len(b2)] = b2
-
-    def give(self, model: Model) -> None:
-        """The threads' blocks back into `model` (every thread's copy of b2 is the same: thread 0's)."""
-        (_, _, W2), (_, b1, b2) = model.W, model.b
-        for t, (lo, hi) in enumerate(self.bounds):
-            b1[lo:hi] = self.b1s[t, : hi - lo]
-            W2[:, lo:hi] = self.W2s[t, :, : hi - lo]
-        b2[:] = self.b2s[0, : len(b2)]
-
 
 def _buffers(model: Model, B: int) -> Buffers:
     if B not in model.buffers:
@@ -638,8 +622,9 @@ def _sum_blocks(parts, b, Z, B, m):
 
 
 @njit(nogil=True, **JIT)
-def _train_one_hidden_shared(t, T, sync, X, c255, labels, rows, batch_size, lr, sizes, lo, hi, W1, b1s, W2s, b2s,
-                             zero, a0s, z1s, a1s, delta1s, z2_parts, z2s, a2s, delta2s, activation, loss):  # fmt: skip
+def _train_one_hidden_shared(t, T, sync, X, c255, labels, rows, batch_size, lr, sizes, lo, hi, W1, model_b1, model_W2,
+                             model_b2, b1s, W2s, b2s, zero, a0s, z1s, a1s, delta1s, z2_parts, z2s, a2s, delta2s,
+                             activation, loss):  # fmt: skip
     """Thread t's part of `_train_one_hidden` when T threads share every batch: the same math, split.
 
     Thread t owns hidden units lo..hi-1 (hi - lo = n): rows lo:hi of W1, and its own blocks of b1,
@@ -652,11 +637,14 @@ def _train_one_hidden_shared(t, T, sync, X, c255, labels, rows, batch_size, lr, 
     wrote itself: W2's columns and a1 for its units, and the batch's images, which every thread
     gathers for itself (a0s[t]; cheaper than sharing them). The parts alternate between two buffers
     by batch parity (z2_parts[k % 2]): a thread running ahead never overwrites a part another may
-    still be reading. Returns once every thread has finished `rows` (True), or when one failed (False).
+    still be reading. Each thread copies its part of the model's b1, W2 and b2 into its blocks at
+    the start and back at the end (b2: thread 0). Returns once every thread has finished `rows` and
+    the model is whole (True), or when a thread failed (False).
     """
     n0, n2, n = sizes[0], sizes[2], hi - lo
     k = sync[(t + 1) * SLOT]  # barriers this thread has passed, in earlier calls too
     W1t, b1, W2, b2 = W1[lo:hi], b1s[t], W2s[t], b2s[t]  # this thread's parameters
+    b1[:n], W2[:, :n], b2[:n2] = model_b1[lo:hi], model_W2[:, lo:hi], model_b2
     a0, z1, a1, delta1, z2, a2, delta2 = a0s[t], z1s[t], a1s[t], delta1s[t], z2s[t], a2s[t], delta2s[t]
     for start in range(0, len(rows), batch_size):
         k += 1
@@ -679,15 +667,18 @@ def _train_one_hidden_shared(t, T, sync, X, c255, labels, rows, batch_size, lr, 
         eta = a0.dtype.type(lr / B)
         _sgd_step(delta2, a1, W2, b2, eta, B, n, n2)  # W2's columns lo:hi, and this thread's copy of b2
         _sgd_step(delta1, a0, W1t, b1, eta, B, n0, n)  # rows lo:hi of W1
+    model_b1[lo:hi], model_W2[:, lo:hi] = b1[:n], W2[:, :n]
+    if t == 0:
+        model_b2[:] = b2[:n2]
     return _barrier(sync, t, T, k + 1)  # every thread is done: the model is whole
 
 
 @njit(nogil=True, **JIT)
-def _serve(t, T, sync, job, job_rows, X, c255, labels, batch_size, sizes, lo, hi, W1, b1s, W2s, b2s,
-           zero, a0s, z1s, a1s, delta1s, z2_parts, z2s, a2s, delta2s, activation, loss, polls):  # fmt: skip
+def _serve(t, T, sync, job, job_rows, X, c255, labels, batch_size, sizes, polls, *state):
     """Helper thread t: run its part of each call of `train` that thread 0 posts (sync[GO] counts
     them; job holds its number of rows and lr, job_rows the rows), until none comes for `polls`
-    polls (about a millisecond: between the calls of one epoch it stays here) or the crew stops."""
+    polls (about a millisecond: between the calls of one epoch it stays here) or the crew stops.
+    `state`: the rest of `_train_one_hidden_shared`'s arguments, from lo, hi on."""
     while True:
         done = sync[(t + 1) * SLOT + 1]  # calls this thread has served
         polled = 0
@@ -697,9 +688,7 @@ def _serve(t, T, sync, job, job_rows, X, c255, labels, batch_size, sizes, lo, hi
             _pause()
             polled += 1
         n, lr = np.int64(job[0]), job[1]
-        if not _train_one_hidden_shared(t, T, sync, X, c255, labels, job_rows[:n], batch_size, lr, sizes, lo, hi,
-                                        W1, b1s, W2s, b2s, zero, a0s, z1s, a1s, delta1s, z2_parts, z2s, a2s,
-                                        delta2s, activation, loss):  # fmt: skip
+        if not _train_one_hidden_shared(t, T, sync, X, c255, labels, job_rows[:n], batch_size, lr, sizes, *state):
             return
         sync[(t + 1) * SLOT + 1] = done + 1
 
@@ -815,8 +804,10 @@ class Crew:
         self.job = np.zeros(2)  # the posted call's number of rows and lr
         self.rows = np.zeros(capacity, np.int64)  # its rows
         self.shared = (data.X, data.c255, data.labels)
-        self.state = [(lo, hi, model.W[1], buf.b1s, buf.W2s, buf.b2s, buf.zero, buf.a0s, buf.z1s, buf.a1s,
-                       buf.delta1s, buf.z2_parts, buf.z2s, buf.a2s, buf.delta2s, model.activation, model.loss)
+        # each thread's arguments from lo, hi on: the model's arrays (updated in place), never the model
+        self.state = [(lo, hi, model.W[1], model.b[1], model.W[2], model.b[2], buf.b1s, buf.W2s, buf.b2s, buf.zero,
+                       buf.a0s, buf.z1s, buf.a1s, buf.delta1s, buf.z2_parts, buf.z2s, buf.a2s, buf.delta2s,
+                       model.activation, model.loss)
                       for lo, hi in buf.bounds]  # fmt: skip
         self.sizes = model.sizes
         self.closed = False
@@ -829,7 +820,6 @@ class Crew:
     def run(self, model: Model, rows: np.ndarray, lr: float) -> None:
         """Train on `rows` with every thread of the crew; the model is whole when this returns."""
         n = len(rows)
-        self.buf.take(model)
         self.rows[:n] = rows
         self.job[:] = n, lr
         _post(self.sync, GO, self.sync[GO] + 1)
@@ -845,7 +835,6 @@ class Crew:
         if not finished:
             self.close()
             raise RuntimeError("a numba training thread failed (its error is printed above); the model is incomplete")
-        self.buf.give(model)
 
     def _helper(self, t: int) -> None:
         try:
@@ -855,7 +844,7 @@ class Crew:
                 if self.closed:
                     return
                 _serve(t, self.T, self.sync, self.job, self.rows, *self.shared, self.batch_size, self.sizes,
-                       *self.state[t], self.POLLS)  # fmt: skip
+                       self.POLLS, *self.state[t])  # fmt: skip
         except BaseException:
             self.sync[FAILED] = 1
             raise
