@@ -774,6 +774,8 @@ def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float
 
 
 def _train_shared(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float, T: int) -> None:
+    """`train` with T threads: the model's crew of helper threads (a new one if it has none for this
+    data, batch size and T) and this thread run `_train_one_hidden_shared` together."""
     crew = model.crew
     fits = crew is not None and crew.data is data and (crew.batch_size, crew.T) == (batch_size, T)
     if not fits or len(rows) > len(crew.rows):
@@ -782,7 +784,7 @@ def _train_shared(model: Model, data: Data, rows: np.ndarray, batch_size: int, l
         crew = model.crew = Crew(model, data, batch_size, T, max(len(rows), len(data.X)))
         weakref.finalize(model, crew.close)  # the crew holds the model's arrays, never the model
     try:
-        crew.run(model, rows, lr)
+        crew.run(rows, lr)
     except BaseException:
         model.crew = None
         raise
@@ -817,7 +819,7 @@ class Crew:
         for helper in self.helpers:
             helper.start()
 
-    def run(self, model: Model, rows: np.ndarray, lr: float) -> None:
+    def run(self, rows: np.ndarray, lr: float) -> None:
         """Train on `rows` with every thread of the crew; the model is whole when this returns."""
         n = len(rows)
         self.rows[:n] = rows
