@@ -35,7 +35,29 @@ def read_summary(results: Path, run_id: str | None = None) -> pd.DataFrame:
     rows = df[df["run_id"] == run_id]
     if rows.empty:
         raise UserError(f"no run {run_id!r} in {path}; runs there: {', '.join(df['run_id'].unique()[-5:])}")
-    return with_ceiling(rows.reset_index(drop=True), results)
+    return with_drift(with_ceiling(rows.reset_index(drop=True), results), results)
+
+
+DRIFT_EPOCHS = 5  # the first and the last this many epochs are compared
+
+
+def with_drift(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
+    """Add each row's median epoch seconds over its first and its last 5 epochs (`first_s`, `last_s`)
+    from results/epochs.csv; NaN where the file or the epochs (10 at least) are missing."""
+    summary = summary.copy()
+    summary["first_s"] = summary["last_s"] = math.nan
+    path = Path(results) / "epochs.csv"
+    if not path.exists():
+        return summary
+    epochs = pd.read_csv(path, dtype={"run_id": str})
+    epochs = epochs[(epochs["run_id"] == summary["run_id"].iloc[0]) & (epochs["status"] == "ok")]
+    for i, r in summary.iterrows():
+        seconds = epochs[(epochs["backend"] == r["backend"]) & (epochs["dtype"] == r["dtype"])
+                         & (epochs["threads"] == r["threads"])].sort_values("epoch")["train_s"]  # fmt: skip
+        if len(seconds) >= 2 * DRIFT_EPOCHS:
+            summary.loc[i, "first_s"] = seconds.iloc[:DRIFT_EPOCHS].median()
+            summary.loc[i, "last_s"] = seconds.iloc[-DRIFT_EPOCHS:].median()
+    return summary
 
 
 def with_ceiling(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
@@ -134,13 +156,24 @@ def thread_lines(summary: pd.DataFrame) -> list[str]:
 
 
 def noise_warnings(summary: pd.DataFrame) -> list[str]:
+    """A spread of epoch times above NOISE, and whether the epochs drifted: a run whose last epochs are
+    slower than its first (float32 subnormals as sigmoid units saturate, see README) is not noise."""
     out = []
     for r in summary.itertuples():
-        if r.median_train_s > 0 and (r.max_train_s - r.min_train_s) / r.median_train_s > NOISE:
-            out.append(f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch times spread "
-                       f"{100 * (r.max_train_s - r.min_train_s) / r.median_train_s:.0f}% of the median "
-                       f"({r.min_train_s:.3f}-{r.max_train_s:.3f} s): a busy machine, or epochs that slowed as "
-                       f"training went on (see epochs.csv); rerun to confirm")  # fmt: skip
+        if not (r.median_train_s > 0 and (r.max_train_s - r.min_train_s) / r.median_train_s > NOISE):
+            continue
+        line = (f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch times spread "
+                f"{100 * (r.max_train_s - r.min_train_s) / r.median_train_s:.0f}% of the median "
+                f"({r.min_train_s:.3f}-{r.max_train_s:.3f} s)")  # fmt: skip
+        drift = r.last_s / r.first_s - 1 if getattr(r, "first_s", 0) > 0 else math.nan
+        if not drift > NOISE / 2:
+            line += "; the machine was busy, rerun to confirm"
+        else:
+            line += (f"; the last {DRIFT_EPOCHS} epochs took {100 * drift:.0f}% longer than the first "
+                     f"{DRIFT_EPOCHS} ({r.first_s:.3f} -> {r.last_s:.3f} s): they slowed as training went on")  # fmt: skip
+            if r.max_train_s > (1 + NOISE) * r.last_s:
+                line += "; single epochs were slower still: the machine was busy"
+        out.append(line)
     return out
 
 

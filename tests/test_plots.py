@@ -179,3 +179,23 @@ def test_crossovers_need_a_clear_lead_on_both_sides():
     assert 2 < c.x < 4  # where b's line crosses 1.0, between the grid points 2 and 4
     assert crossovers(xs, {"a": [1.0] * 4, "b": [0.5, 1.02, 0.98, 0.95]}) == []  # b never clearly behind
     assert crossovers(xs, {"a": [1.0] * 4, "b": [0.5, 0.6, 0.7, 0.8]}) == []
+
+
+def test_a_spread_of_epoch_times_says_whether_the_epochs_drifted_or_the_machine_was_busy():
+    import pandas as pd
+
+    from bench.report import noise_warnings
+
+    def row(backend, times):
+        s = pd.Series(times)
+        return {"backend": backend, "dtype": "float32", "threads": 1, "median_train_s": s.median(),
+                "min_train_s": s.min(), "max_train_s": s.max(), "first_s": s.iloc[:5].median(),
+                "last_s": s.iloc[-5:].median()}  # fmt: skip
+
+    steady, busy = [1.0] * 30, [1.0] * 15 + [1.5] + [1.0] * 14
+    drifting = [1.0 + 0.01 * i for i in range(30)]  # 1.0 -> 1.29: the last five 27% slower
+    warnings = noise_warnings(pd.DataFrame([row("steady", steady), row("busy", busy), row("drift", drifting)]))
+    assert len(warnings) == 2  # the steady run is not flagged
+    assert "busy (float32, 1t)" in warnings[0] and "the machine was busy" in warnings[0]
+    assert "drift (float32, 1t)" in warnings[1] and "took 25% longer" in warnings[1]
+    assert "slowed as training went on" in warnings[1] and "busy" not in warnings[1]
