@@ -551,16 +551,15 @@ def _output_delta(kind, loss, z, a, labels, rows, start, delta, B, n):
 
 
 @njit(**JIT)
-def _load_batch(X, c255, rows, start, s_lo, s_hi, batch_size, a0, n0):
-    """a_0[s] = X[rows[start + s]] / 255 for s in s_lo..s_hi-1, and the same rows of the next batch
-    sent for (it trains meanwhile). One thread loads a whole batch (s_lo, s_hi = 0, B); threads share it."""
-    for s in range(start + batch_size + s_lo, min(start + batch_size + s_hi, len(rows))):
+def _load_batch(X, c255, rows, start, B, batch_size, a0, n0):
+    """a0 = X[rows[start : start + B]] / 255, and the next batch's images sent for (it trains meanwhile)."""
+    for s in range(start + batch_size, min(start + 2 * batch_size, len(rows))):
         x = X[rows[s]]
         for i in range(0, n0, LINE // X.itemsize):
             _prefetch(x, i)
         _prefetch(x, n0 - 1)  # a row need not start on a line: its last line too
     c, r = c255[0], c255[1]
-    for s in range(s_lo, s_hi):
+    for s in range(B):
         x = X[rows[start + s]]
         for i in range(n0):
             a0[s, i] = _div255(a0.dtype.type(x[i]), c, r)
@@ -578,7 +577,7 @@ def _train_one_hidden(X, c255, labels, rows, batch_size, lr, sizes, W1, b1, W2, 
     n0, n1, n2 = sizes[0], sizes[1], sizes[2]
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
-        _load_batch(X, c255, rows, start, 0, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
+        _load_batch(X, c255, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
         # forward: z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l)
         _affine(a0, W1, b1, z1, B, n0, n1)  # z1 [B, n1]: blocks of 4 rows of W1 x 5 images
         _f(activation, z1, a1, B, n1)
@@ -651,7 +650,7 @@ def _train_one_hidden_shared(t, T, sync, X, c255, labels, rows, batch_size, lr, 
         k += 1
         p = k % 2
         B = min(batch_size, len(rows) - start)
-        _load_batch(X, c255, rows, start, 0, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
+        _load_batch(X, c255, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
         # forward: z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l)
         _affine(a0, W1t, b1, z1, B, n0, n)  # this thread's units of z1 [B, n]
         _f(activation, z1, a1, B, n)
@@ -717,7 +716,7 @@ def _train_layers(X, c255, labels, rows, batch_size, lr, sizes, W, b, z, a, delt
     L = len(W) - 1
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
-        _load_batch(X, c255, rows, start, 0, B, batch_size, a[0], sizes[0])  # a[0] = X batch / 255
+        _load_batch(X, c255, rows, start, B, batch_size, a[0], sizes[0])  # a[0] = X batch / 255
         _forward(W, b, z, a, sizes, B, activation, loss)
         _output_delta(activation, loss, z[L], a[L], labels, rows, start, delta[L], B, sizes[L])
         eta = a[0].dtype.type(lr / B)  # in the model's dtype
@@ -802,7 +801,7 @@ class Crew:
 
     def __init__(self, model: Model, data: Data, batch_size: int, T: int, capacity: int) -> None:
         self.data, self.batch_size, self.T = data, batch_size, T
-        self.buf = buf = SharedBuffers(model.sizes, batch_size, model.W[1].dtype, T)
+        buf = SharedBuffers(model.sizes, batch_size, model.W[1].dtype, T)
         self.sync = np.zeros((T + 1) * SLOT, np.int64)  # see SLOT
         self.job = np.zeros(2)  # the posted call's number of rows and lr
         self.rows = np.zeros(capacity, np.int64)  # its rows

@@ -157,7 +157,7 @@ def cmd_all(args) -> int:
     _measure_ceiling(args, run_id)
     rows, interrupted = [], False
     jobs = [(name, threads) for threads in args.threads for name in names
-            if threads == args.threads[0] or registry[name].backend is None or registry[name].threaded]  # fmt: skip
+            if threads == args.threads[0] or registry[name].threaded]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, threads) in enumerate(jobs, start=1):
             print(f"\n== {name}, {threads} thread(s) ({i} of {len(jobs)}) ==", flush=True)

@@ -165,7 +165,7 @@ def noise_warnings(summary: pd.DataFrame) -> list[str]:
         line = (f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch times spread "
                 f"{100 * (r.max_train_s - r.min_train_s) / r.median_train_s:.0f}% of the median "
                 f"({r.min_train_s:.3f}-{r.max_train_s:.3f} s)")  # fmt: skip
-        drift = r.last_s / r.first_s - 1 if getattr(r, "first_s", 0) > 0 else math.nan
+        drift = r.last_s / r.first_s - 1 if r.first_s > 0 else math.nan
         if not drift > NOISE / 2:
             line += "; the machine was busy, rerun to confirm"
         else:
