@@ -23,11 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backends import numpy as batched
-from backends.numpy import Data
 
-# The data and the weights take the same form as in the batched backend; only the training differs.
-load_data = batched.load_data
-weights = batched.weights
+weights = batched.weights  # the same (W, b) lists as the batched backend's views
 
 name = "numpy-per-sample"
 summary = "numpy vectors, backpropagating one sample at a time in a Python loop (Nielsen's network.py)"
@@ -38,6 +35,17 @@ dtypes = ("float32", "float64")
 
 def available() -> str | None:
     return None
+
+
+@dataclass
+class Data:
+    X: np.ndarray  # [n, 784] pixels / 255: x of each sample is a row
+    Y: np.ndarray  # [n, 10] one-hot
+
+
+def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
+    X = images.astype(dtype) / np.asarray(255, dtype)
+    return Data(np.ascontiguousarray(X), np.eye(10, dtype=dtype)[labels])
 
 
 @dataclass

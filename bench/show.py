@@ -145,7 +145,7 @@ def _forward(saved, images: np.ndarray) -> list[np.ndarray]:
     model = reference.load(saved.weights, saved.spec, "float64")
     data = reference.load_data(images, np.zeros(len(images), np.uint8), "float64")
     buf = reference._buffers(model, len(images))
-    buf.a[0][...] = data.X
+    buf.x[0][...] = data.X  # the images with their column of ones
     with np.errstate(over="ignore"):
         reference._forward(model, buf)
     return [a.copy() for a in buf.a[1:]]

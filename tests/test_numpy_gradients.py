@@ -31,6 +31,7 @@ def test_update_is_the_finite_difference_gradient(activation, loss):
         b[:] = np.random.default_rng(2).normal(0, 0.3, b.shape)
     images, labels = synthetic_digits(6, seed=5)
     data = nb.load_data(images, labels, "float64")
+    X, Y = images / 255.0, np.eye(10)[labels]
     model = nb.load(start, spec, "float64")
     lr, B = 0.1, 6
     nb.train(model, data, np.arange(6), batch_size=B, lr=lr)
@@ -43,9 +44,9 @@ def test_update_is_the_finite_difference_gradient(activation, loss):
                 i = np.unravel_index(flat, param.shape)
                 saved = param[i]
                 param[i] = saved + eps
-                up = cost(start, data.X, data.Y, activation, loss)
+                up = cost(start, X, Y, activation, loss)
                 param[i] = saved - eps
-                down = cost(start, data.X, data.Y, activation, loss)
+                down = cost(start, X, Y, activation, loss)
                 param[i] = saved
                 numeric = (up - down) / (2 * eps)
                 from_update = (param[i] - updated[i]) * B / lr
