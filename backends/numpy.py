@@ -100,7 +100,7 @@ class Buffers:
 def load(weights, spec, dtype: str) -> Model:
     Wb = [None]
     for w, bias in weights:
-        Wb.append(_with_ones(w.shape[0], w.shape[1], dtype))
+        Wb.append(np.zeros((w.shape[0], _width(w.shape[1], dtype)), dtype))  # [W | b | 0]
         Wb[-1][:, : w.shape[1]], Wb[-1][:, w.shape[1]] = w, bias
     return Model(list(spec.layers), Wb, spec.activation, spec.loss)
 
