@@ -24,7 +24,7 @@ import numpy as np
 
 from backends import numpy as batched
 
-weights = batched.weights  # the same (W, b) lists as the batched backend's views
+weights = batched.weights  # it reads model.W and model.b, lists this Model has too (the batched one holds views)
 
 name = "numpy-per-sample"
 summary = "numpy vectors, backpropagating one sample at a time in a Python loop (Nielsen's network.py)"
