@@ -43,9 +43,10 @@ DRIFT_EPOCHS = 5  # the first and the last this many epochs are compared
 
 def with_drift(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
     """Add each row's median epoch seconds over its first and its last 5 epochs (`first_s`, `last_s`)
-    from results/epochs.csv; NaN where the file or the epochs (10 at least) are missing."""
+    from results/epochs.csv; NaN where the file or the epochs (10 at least) are missing. Also epoch 1's
+    seconds and the slowest later epoch's (`epoch1_s`, `later_max_s`), where there are 2 epochs or more."""
     summary = summary.copy()
-    summary["first_s"] = summary["last_s"] = math.nan
+    summary["first_s"] = summary["last_s"] = summary["epoch1_s"] = summary["later_max_s"] = math.nan
     path = Path(results) / "epochs.csv"
     if not path.exists():
         return summary
@@ -57,6 +58,8 @@ def with_drift(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
         if len(seconds) >= 2 * DRIFT_EPOCHS:
             summary.loc[i, "first_s"] = seconds.iloc[:DRIFT_EPOCHS].median()
             summary.loc[i, "last_s"] = seconds.iloc[-DRIFT_EPOCHS:].median()
+        if len(seconds) >= 2:
+            summary.loc[i, "epoch1_s"], summary.loc[i, "later_max_s"] = seconds.iloc[0], seconds.iloc[1:].max()
     return summary
 
 
@@ -177,6 +180,22 @@ def noise_warnings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
+WARMUP_SLACK = 0.01  # epoch 1 may exceed the slowest later epoch by this fraction before a warning
+
+
+def warmup_warnings(summary: pd.DataFrame) -> list[str]:
+    """Rows whose epoch 1 was slower than every later epoch: the backend's `warmup` left a first-call
+    cost (compiling, starting BLAS threads, allocating) inside the first timed epoch."""
+    out = []
+    for r in summary.itertuples():
+        epoch1, later = getattr(r, "epoch1_s", math.nan), getattr(r, "later_max_s", math.nan)
+        if epoch1 > (1 + WARMUP_SLACK) * later:  # False when either is NaN
+            out.append(f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch 1 took {epoch1:.3f} s, more than "
+                       f"any later epoch (at most {later:.3f} s): its warm-up left a first-call cost in the "
+                       "timed epoch, or the machine was busy then")  # fmt: skip
+    return out
+
+
 def environment_line(summary: pd.DataFrame) -> str:
     r = summary.iloc[0]
     return (f"{r['cpu']} ({r['cores']} cores), {r['os']}, Python {r['python']}, numpy {r['numpy']}, "
@@ -205,7 +224,8 @@ def render(summary: pd.DataFrame, fmt: str = "simple") -> str:
     config = (f"layers {r['layers']}, {r['activation']}, {r['loss']} cost, batch {r['batch_size']}, "
               f"lr {r['lr']}, seed {r['seed']}")  # fmt: skip
     table = tabulate(table_rows(summary), headers=HEADERS, tablefmt=fmt, disable_numparse=True)
-    notes = [*ratios(summary), *thread_lines(summary), *noise_warnings(summary), f"Configuration: {config}.", ceiling_line(summary),
+    notes = [*ratios(summary), *thread_lines(summary), *noise_warnings(summary), *warmup_warnings(summary),
+             f"Configuration: {config}.", ceiling_line(summary),
              f"Machine: {environment_line(summary)}."]  # fmt: skip
     return table + "\n\n" + ("\n\n" if fmt == "github" else "\n").join(notes)  # markdown: one paragraph each
 

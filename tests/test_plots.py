@@ -199,3 +199,18 @@ def test_a_spread_of_epoch_times_says_whether_the_epochs_drifted_or_the_machine_
     assert "busy (float32, 1t)" in warnings[0] and "the machine was busy" in warnings[0]
     assert "drift (float32, 1t)" in warnings[1] and "took 25% longer" in warnings[1]
     assert "slowed as training went on" in warnings[1] and "busy" not in warnings[1]
+
+
+def test_an_epoch_1_slower_than_every_later_epoch_is_reported_as_a_warm_up_miss():
+    import pandas as pd
+
+    from bench.report import warmup_warnings
+
+    def row(backend, epoch1, later):
+        return {"backend": backend, "dtype": "float32", "threads": 1, "epoch1_s": epoch1, "later_max_s": later}
+
+    rows = [row("cold", 1.5, 1.0), row("warm", 0.9, 1.0), row("within noise", 1.005, 1.0),
+            row("one epoch", 1.5, float("nan"))]  # fmt: skip
+    (warning,) = warmup_warnings(pd.DataFrame(rows))
+    assert warning.startswith("warning: cold (float32, 1t) epoch 1 took 1.500 s")
+    assert "at most 1.000 s" in warning and "warm-up" in warning
