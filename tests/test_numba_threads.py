@@ -121,3 +121,18 @@ def test_helper_threads_end_with_their_model():
     gc.collect()
     helpers[0].join(timeout=10)
     assert not helpers[0].is_alive()
+
+
+def test_warm_up_starts_the_threads_that_the_first_timed_call_uses():
+    images, labels = synthetic_digits(40, 3)
+    with limit_threads(2):
+        model = nb.load(initial_weights(SPEC), SPEC, "float32")
+        data = nb.load_data(images, labels, "float32")
+        before = nb.weights(model)
+        nb.warmup(model, data)
+        crew = model.crew
+        assert crew is not None and all(helper.is_alive() for helper in crew.helpers)
+        for (W, b), (W0, b0) in zip(nb.weights(model), before):
+            assert np.array_equal(W, W0) and np.array_equal(b, b0)  # warm-up trained a copy, not the model
+        nb.train(model, data, np.arange(40), SPEC.batch_size, SPEC.lr)
+        assert model.crew is crew  # the first call started no thread
