@@ -911,7 +911,8 @@ def warmup(model: Model, data: Data) -> None:
     scratch = copy.deepcopy(model)
     train(scratch, data, np.arange(min(len(data.X), 2 * B)), B, 0.1)
     predict(scratch, Data(data.X[:20], data.labels[:20], data.c255))
-    _buffers(model, B)
     T = _threads(model)
     if T > 1:
         _crew(model, data, B, T, len(data.X))
+    else:
+        _buffers(model, B)

@@ -35,13 +35,13 @@ def read_summary(results: Path, run_id: str | None = None) -> pd.DataFrame:
     rows = df[df["run_id"] == run_id]
     if rows.empty:
         raise UserError(f"no run {run_id!r} in {path}; runs there: {', '.join(df['run_id'].unique()[-5:])}")
-    return with_drift(with_ceiling(rows.reset_index(drop=True), results), results)
+    return with_epoch_stats(with_ceiling(rows.reset_index(drop=True), results), results)
 
 
 DRIFT_EPOCHS = 5  # the first and the last this many epochs are compared
 
 
-def with_drift(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
+def with_epoch_stats(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
     """Add each row's median epoch seconds over its first and its last 5 epochs (`first_s`, `last_s`)
     from results/epochs.csv; NaN where the file or the epochs (10 at least) are missing. Also epoch 1's
     seconds and the slowest later epoch's (`epoch1_s`, `later_max_s`), where there are 2 epochs or more."""
@@ -188,10 +188,9 @@ def warmup_warnings(summary: pd.DataFrame) -> list[str]:
     cost (compiling, starting BLAS threads, allocating) inside the first timed epoch."""
     out = []
     for r in summary.itertuples():
-        epoch1, later = getattr(r, "epoch1_s", math.nan), getattr(r, "later_max_s", math.nan)
-        if epoch1 > (1 + WARMUP_SLACK) * later:  # False when either is NaN
-            out.append(f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch 1 took {epoch1:.3f} s, more than "
-                       f"any later epoch (at most {later:.3f} s): its warm-up left a first-call cost in the "
+        if r.epoch1_s > (1 + WARMUP_SLACK) * r.later_max_s:  # False when either is NaN
+            out.append(f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch 1 took {r.epoch1_s:.3f} s, more than "
+                       f"any later epoch (at most {r.later_max_s:.3f} s): its warm-up left a first-call cost in the "
                        "timed epoch, or the machine was busy then")  # fmt: skip
     return out
 
