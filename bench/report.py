@@ -77,11 +77,12 @@ def with_ceiling(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
 
 
 def percent_of_ceiling(gflops: float, ceiling: float) -> str:
-    """'14%', '2.3%', '0.035%': two significant figures below 10%; blank when either is unknown."""
+    """'59.8%', '2.3%', '0.035%': one decimal from 10% up (so that 59.8% does not read as 60%
+    beside a 60% target), two significant figures below; blank when either is unknown."""
     if gflops is None or ceiling is None or math.isnan(gflops) or math.isnan(ceiling) or ceiling <= 0:
         return ""
     pct = 100 * gflops / ceiling
-    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
+    return f"{pct:.1f}%" if pct >= 10 else f"{pct:.2g}%"
 
 
 def _s(x: float, digits: int = 3) -> str:

@@ -87,6 +87,15 @@ def test_report_shows_percent_of_ceiling_and_blank_without_ceiling_csv(quick_run
     assert "Ceiling: not measured for this run" in render(summary)
 
 
+def test_percent_of_ceiling_keeps_a_near_miss_visible():
+    from bench.report import percent_of_ceiling
+
+    assert percent_of_ceiling(95.83, 160.2) == "59.8%"  # not "60%"
+    assert percent_of_ceiling(2.92, 160.0) == "1.8%"
+    assert percent_of_ceiling(0.05, 80.0) == "0.062%"
+    assert percent_of_ceiling(1.0, math.nan) == "" and percent_of_ceiling(math.nan, 160.0) == ""
+
+
 def test_plot_of_an_unknown_run_is_a_one_line_error(quick_run):
     results, _ = quick_run
     done = run_cli("plot", "nosuchrun", "--results", str(results))
