@@ -27,7 +27,7 @@ each owning a slice of the hidden units (rows of W1, columns of W2) and exchangi
 of z2, behind one spinning barrier per batch (`_train_one_hidden_shared`, `Crew`). A batch of 10 is
 ~10 us of work, so numba's own parallel regions (prange), which cost tens to hundreds of
 microseconds to start on this 2-core machine, would lose to one thread; deeper networks run on one.
-Measured by `bench all` here: 0.059 s an epoch with two threads against 0.078 s with one.
+Measured by `bench all` here: 0.059 s an epoch with two threads against 0.074 s with one.
 
 Kernels are cached on disk (cache=True): only the first process to use a configuration compiles it,
 and `warmup` does that before any timing.
