@@ -41,9 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary-json", type=Path, help=argparse.SUPPRESS)  # `bench all` writes the summary
     p.set_defaults(func=cmd_run)
 
-    from bench import compare, evaluate, show, sweep
+    from bench import ab, compare, evaluate, show, sweep
 
     compare.add_commands(sub)
+    ab.add_commands(sub)
     evaluate.add_commands(sub)
     show.add_commands(sub)
     sweep.add_commands(sub)

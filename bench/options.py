@@ -57,7 +57,7 @@ def default_thread_counts() -> list[int]:
     return [1, 2] if (os.cpu_count() or 1) >= 2 else [1]
 
 
-def spec_options(p: argparse.ArgumentParser, several_threads: bool = False) -> None:
+def spec_options(p: argparse.ArgumentParser, several_threads: bool = False, results: bool = True) -> None:
     g = p.add_argument_group("network and training (defaults reproduce the seed program)")
     g.add_argument("--layers", default="784,36,10", help="layer sizes, input 784 to output 10 (default %(default)s)")
     g.add_argument("--activation", default="sigmoid", choices=ACTIVATIONS, help="default %(default)s")
@@ -76,7 +76,8 @@ def spec_options(p: argparse.ArgumentParser, several_threads: bool = False) -> N
         d.add_argument("--threads", type=number(int, 1), default=1,
                        help="BLAS and numba threads (default 1, as the seed's Rust)")  # fmt: skip
     data_options(d)
-    d.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
+    if results:
+        d.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
 
 
 def data_options(p) -> None:

@@ -19,14 +19,19 @@ times it at one thread count only).
 
 Backends are found by scanning the `backends` package and the entry-point group
 `mnist_bench.backends` (for backends in other distributions); nothing is registered by hand.
+`bench ab` also takes a backend from a module file (`backend_from_file`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import pkgutil
+import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from core.errors import BackendError
@@ -87,6 +92,32 @@ def discover() -> dict[str, Entry]:
         entry = _entry(f"entry point {ep.value}", ep.name, ep.load)
         found.setdefault(entry.name, entry)
     return found
+
+
+def backend_from_file(path: Path) -> Entry:
+    """The backend defined by one module file outside the registry (a variant being tried, say).
+
+    A file of the `backends` package is imported under its package name; any other file under a name
+    derived from its path, the same in every process (numba's on-disk cache refers to it)."""
+    path = path.resolve()
+    package = Path(__file__).resolve().parents[1] / "backends"
+    if path.parent == package:
+        return _entry(str(path), path.stem, lambda: importlib.import_module(f"backends.{path.stem}"))
+    module_name = "backend_file_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+
+    def load():
+        if module_name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module  # before running it: dataclasses look their module up
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[module_name]
+                raise
+        return sys.modules[module_name]
+
+    return _entry(str(path), path.stem, load)
 
 
 def get_backend(name: str, registry: dict[str, Entry] | None = None):

@@ -1,0 +1,131 @@
+"""`bench ab A B`: two backends, or two versions of one, timed side by side in one process.
+
+On a shared machine, separate processes running identical code can differ by several percent (up to
+10% here), more than most changes to a kernel are worth. `bench ab` loads both into one process, gives
+each its own model from the same initial weights, and trains both on the same batches, alternating
+epochs (A then B, then B then A, ...), so that both meet the same machine. The figure to read is the
+median over epochs of B's epoch time over A's, measured in the same moment. A and B are backend names
+(`bench list`) or paths to backend modules, e.g. a copy of backends/numba.py being edited; the same
+one twice measures the method's own resolution. Nothing is written to results/.
+"""
+
+from __future__ import annotations
+
+import statistics
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+
+from bench.options import spec_from_args, spec_options
+from core.errors import BackendError, UserError
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("ab", help="time two backends, or two versions of one, side by side in one process",
+                       description="Train A and B in one process on the same batches, epochs alternating, and "
+                                   "print B's epoch time over A's; --epochs is for each side.")  # fmt: skip
+    p.add_argument("a", metavar="A", help="a backend name (see: bench list) or the path of a backend module (.py)")
+    p.add_argument("b", metavar="B", help="the same, for the other side")
+    p.add_argument("--dtype", help="the dtype of both (default: each backend's first)")
+    spec_options(p, results=False)
+    p.set_defaults(func=cmd_ab, epochs=20)
+
+
+@dataclass
+class Side:
+    label: str  # what the user named: a backend name or a path
+    backend: object
+    dtype: str
+    seconds: list[float] = field(default_factory=list)
+    accuracy: float = float("nan")
+
+
+def resolve(arg: str):
+    """The usable backend that `arg` names: a registered backend, or else a module file."""
+    from core.backend import backend_from_file, discover, get_backend
+
+    registry = discover()
+    if arg in registry:
+        return get_backend(arg, registry)
+    path = Path(arg)
+    if path.suffix != ".py" or not path.is_file():
+        raise UserError(f"{arg!r} is neither a backend ({', '.join(registry)}) nor a backend module file (.py); "
+                        "give a name from `python -m bench list` or the path of a module")  # fmt: skip
+    entry = backend_from_file(path)
+    if entry.problem:
+        raise UserError(f"{arg}: {entry.problem}")
+    return entry.backend
+
+
+@contextmanager
+def _blame(side: Side, doing: str):
+    """An exception from a side's backend becomes one line naming that side (it may be a module under
+    edit); --debug still shows the traceback."""
+    try:
+        yield
+    except Exception as exc:
+        raise BackendError(f"{side.label} failed in {doing}: {type(exc).__name__}: {exc} "
+                           "(python -m bench --debug ab ... shows where)") from exc  # fmt: skip
+
+
+def side_by_side(sides: list[Side], spec, mnist) -> None:
+    """Train every side from the same weights on the same batches, epochs alternating; fill in each
+    side's epoch seconds and final test accuracy. Only `train` is timed, as in the driver."""
+    from core.spec import epoch_order, initial_weights
+
+    weights, n = initial_weights(spec), len(mnist.train_labels)
+    runs = []
+    for side in sides:
+        b = side.backend
+        with _blame(side, "load/warmup"):
+            model = b.load(weights, spec, side.dtype)
+            data = b.load_data(mnist.train_images, mnist.train_labels, side.dtype)
+            if hasattr(b, "warmup"):
+                b.warmup(model, data)
+        runs.append((side, model, data))
+    for epoch in range(1, spec.epochs + 1):
+        rows = epoch_order(spec.seed, epoch, n)
+        for side, model, data in runs if epoch % 2 else runs[::-1]:  # neither side always goes first
+            with _blame(side, "train"):
+                t0 = perf_counter()
+                side.backend.train(model, data, rows, spec.batch_size, spec.lr)
+                side.seconds.append(perf_counter() - t0)
+    for side, model, _ in runs:
+        with _blame(side, "predict"):
+            test = side.backend.load_data(mnist.test_images, mnist.test_labels, side.dtype)
+            side.accuracy = float((side.backend.predict(model, test) == mnist.test_labels).mean())
+
+
+def cmd_ab(args) -> int:
+    from tabulate import tabulate
+
+    from core import environment
+    from core.backend import check_supports, resolve_dtype
+    from core.mnist import load_mnist
+
+    spec_from_args(args)  # a bad option is reported before anything is loaded
+    sides = []
+    for label in (args.a, args.b):
+        backend = resolve(label)
+        sides.append(Side(label, backend, resolve_dtype(backend, args.dtype)))
+    mnist = load_mnist(args.data_dir, verify=not args.unverified)
+    spec = spec_from_args(args, n_train=len(mnist.train_labels))
+    for side in sides:
+        check_supports(side.backend, spec)
+    with environment.limit_threads(args.threads):
+        env = environment.capture()
+        side_by_side(sides, spec, mnist)
+    rows = [[name, side.label, side.backend.name, side.dtype, f"{statistics.median(side.seconds):.4f}",
+             f"{min(side.seconds):.4f}-{max(side.seconds):.4f}", f"{100 * side.accuracy:.2f}%"]
+            for name, side in zip("AB", sides)]  # fmt: skip
+    print(tabulate(rows, headers=["", "given", "backend", "dtype", "s/epoch (median)", "min-max", "test acc"]))
+    a, b = sides
+    ratios = [tb / ta for ta, tb in zip(a.seconds, b.seconds)]
+    r = statistics.median(ratios)
+    verdict = f"B {100 * (1 - r):.1f}% faster" if r < 1 else f"B {100 * (r - 1):.1f}% slower"
+    print(f"\nB/A, epoch by epoch: median {r:.3f} ({verdict}), range {min(ratios):.3f}-{max(ratios):.3f}")
+    print(f"Measured in one process, {spec.epochs} epochs each, alternating; layers {spec.layers_str}, batch "
+          f"{spec.batch_size}, {args.threads} thread(s); {env['cpu']} ({env['cores']} cores), BLAS {env['blas']}. "
+          "The same backend on both sides shows how far apart identical code lands.")  # fmt: skip
+    return 0

@@ -1,0 +1,46 @@
+"""`bench ab`: two backends, or a backend and a module file, timed side by side in one process."""
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+
+def ab(idx_dir, *args):
+    return run_cli("ab", *args, "--epochs", "3", "--data-dir", str(idx_dir), "--unverified")
+
+
+def test_a_backend_against_a_copy_of_its_module(idx_dir, tmp_path):
+    copy = tmp_path / "numpy_variant.py"
+    copy.write_text((ROOT / "backends" / "numpy.py").read_text())
+    done = ab(idx_dir, "numpy", str(copy))
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith(("A ", "B "))]
+    assert [r[:3] for r in rows] == [["A", "numpy", "numpy"], ["B", str(copy), "numpy"]]
+    assert rows[0][-1] == rows[1][-1]  # same code, same weights, same batches: same accuracy
+    assert "B/A, epoch by epoch: median" in done.stdout and "3 epochs each, alternating" in done.stdout
+
+
+def test_the_same_backend_twice_by_name_and_by_package_path(idx_dir):
+    done = ab(idx_dir, "numpy", str(ROOT / "backends" / "numpy.py"))
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "module, message",
+    [
+        (None, "is neither a backend"),
+        ("x = 1\n", "not a backend: lacks name"),
+        ("raise ImportError('half-written')\n", "failed to import: ImportError: half-written"),
+        ("from backends.numpy import *\n"
+         "from backends.numpy import load, load_data, predict, weights\n"
+         "def train(*args):\n    raise RuntimeError('a bug in train')\n", "failed in train: RuntimeError: a bug in train"),
+    ],
+)  # fmt: skip
+def test_a_bad_side_is_one_line(idx_dir, tmp_path, module, message):
+    path = tmp_path / "variant.py"
+    if module is not None:
+        path.write_text(module)
+    done = ab(idx_dir, "numpy", str(path) if module is not None else "nosuch")
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
