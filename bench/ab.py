@@ -11,7 +11,9 @@ one twice measures the method's own resolution. Nothing is written to results/.
 
 from __future__ import annotations
 
+import math
 import statistics
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,11 +115,22 @@ def cmd_ab(args) -> int:
     spec = spec_from_args(args, n_train=len(mnist.train_labels))
     for side in sides:
         check_supports(side.backend, spec)
+    interrupted = False
     with environment.limit_threads(args.threads):
         env = environment.capture()
-        side_by_side(sides, spec, mnist)
+        try:
+            side_by_side(sides, spec, mnist)
+        except KeyboardInterrupt:  # Ctrl-C: report the epochs both sides finished
+            interrupted = True
+    epochs = min(len(side.seconds) for side in sides)
+    if epochs == 0:
+        print("interrupted before both sides finished an epoch (bench ab writes nothing)", file=sys.stderr)
+        return 130
+    for side in sides:
+        del side.seconds[epochs:]  # compare whole pairs only
     rows = [[name, side.label, side.backend.name, side.dtype, f"{statistics.median(side.seconds):.4f}",
-             f"{min(side.seconds):.4f}-{max(side.seconds):.4f}", f"{100 * side.accuracy:.2f}%"]
+             f"{min(side.seconds):.4f}-{max(side.seconds):.4f}",
+             "" if math.isnan(side.accuracy) else f"{100 * side.accuracy:.2f}%"]
             for name, side in zip("AB", sides)]  # fmt: skip
     print(tabulate(rows, headers=["", "given", "backend", "dtype", "s/epoch (median)", "min-max", "test acc"]))
     a, b = sides
@@ -125,7 +138,10 @@ def cmd_ab(args) -> int:
     r = statistics.median(ratios)
     verdict = f"B {100 * (1 - r):.1f}% faster" if r < 1 else f"B {100 * (r - 1):.1f}% slower"
     print(f"\nB/A, epoch by epoch: median {r:.3f} ({verdict}), range {min(ratios):.3f}-{max(ratios):.3f}")
-    print(f"Measured in one process, {spec.epochs} epochs each, alternating; layers {spec.layers_str}, batch "
+    print(f"Measured in one process, {epochs} epochs each, alternating; layers {spec.layers_str}, batch "
           f"{spec.batch_size}, {args.threads} thread(s); {env['cpu']} ({env['cores']} cores), BLAS {env['blas']}. "
           "The same backend on both sides shows how far apart identical code lands.")  # fmt: skip
+    if interrupted:
+        print(f"interrupted after {epochs} epochs each", file=sys.stderr)
+        return 130
     return 0

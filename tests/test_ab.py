@@ -44,3 +44,18 @@ def test_a_bad_side_is_one_line(idx_dir, tmp_path, module, message):
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
+
+
+def test_ctrl_c_reports_the_epochs_both_sides_finished(idx_dir, tmp_path):
+    path = tmp_path / "interrupted.py"
+    path.write_text("from backends.numpy import *\n"
+                    "from backends.numpy import train as _train\n"
+                    "calls = []\n"
+                    "def train(*args):\n"
+                    "    calls.append(1)\n"
+                    "    if len(calls) == 3:  # two epochs, then Ctrl-C in the third\n"
+                    "        raise KeyboardInterrupt\n"
+                    "    _train(*args)\n")  # fmt: skip
+    done = ab(idx_dir, "numpy", str(path))
+    assert done.returncode == 130, done.stderr
+    assert "2 epochs each" in done.stdout and "interrupted after 2 epochs each" in done.stderr
