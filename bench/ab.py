@@ -17,7 +17,6 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from time import perf_counter
 
 from bench.options import spec_from_args, spec_options
 from core.errors import BackendError, UserError
@@ -74,29 +73,21 @@ def _blame(side: Side, doing: str):
 def side_by_side(sides: list[Side], spec, mnist) -> None:
     """Train every side from the same weights on the same batches, epochs alternating; fill in each
     side's epoch seconds and final test accuracy. Only `train` is timed, as in the driver."""
-    from core.spec import epoch_order, initial_weights
+    from core.driver import prepare, timed_train
+    from core.spec import epoch_order
 
-    weights, n = initial_weights(spec), len(mnist.train_labels)
     runs = []
     for side in sides:
-        b = side.backend
         with _blame(side, "load/warmup"):
-            model = b.load(weights, spec, side.dtype)
-            data = b.load_data(mnist.train_images, mnist.train_labels, side.dtype)
-            if hasattr(b, "warmup"):
-                b.warmup(model, data)
-        runs.append((side, model, data))
+            runs.append((side, prepare(side.backend, spec, mnist, side.dtype)))
     for epoch in range(1, spec.epochs + 1):
-        rows = epoch_order(spec.seed, epoch, n)
-        for side, model, data in runs if epoch % 2 else runs[::-1]:  # neither side always goes first
+        rows = epoch_order(spec.seed, epoch, len(mnist.train_labels))
+        for side, ready in runs if epoch % 2 else runs[::-1]:  # neither side always goes first
             with _blame(side, "train"):
-                t0 = perf_counter()
-                side.backend.train(model, data, rows, spec.batch_size, spec.lr)
-                side.seconds.append(perf_counter() - t0)
-    for side, model, _ in runs:
+                side.seconds.append(timed_train(side.backend, ready.model, ready.train_data, rows, spec))
+    for side, ready in runs:
         with _blame(side, "predict"):
-            test = side.backend.load_data(mnist.test_images, mnist.test_labels, side.dtype)
-            side.accuracy = float((side.backend.predict(model, test) == mnist.test_labels).mean())
+            side.accuracy = float((side.backend.predict(ready.model, ready.test_data) == mnist.test_labels).mean())
 
 
 def cmd_ab(args) -> int:

@@ -66,7 +66,7 @@ def _round_to_batches(rows: float, batch_size: int, n: int) -> int:
     return int(min(n, max(batch_size, batch_size * (int(rows) // batch_size))))
 
 
-def _timed_train(backend, model, data, rows: np.ndarray, spec: Spec, bar: tqdm | None) -> float:
+def timed_train(backend, model, data, rows: np.ndarray, spec: Spec, bar: tqdm | None = None) -> float:
     """Seconds spent inside backend.train over `rows`; slices are cut at batch boundaries."""
     if len(rows) == 0:  # the budget probe may already have covered every row to be timed
         return 0.0
@@ -80,6 +80,31 @@ def _timed_train(backend, model, data, rows: np.ndarray, spec: Spec, bar: tqdm |
         if bar:
             bar.update(len(chunk))
     return seconds
+
+
+@dataclass
+class Prepared:
+    """A backend's model and datasets, warmed up, and what that cost."""
+
+    model: Any
+    train_data: Any
+    test_data: Any
+    setup_s: float  # weights and data into the backend's form
+    compile_s: float  # warm-up / JIT compilation
+
+
+def prepare(backend, spec: Spec, mnist: Mnist, dtype: str) -> Prepared:
+    """The initial weights and both datasets in `backend`'s form, then its warm-up (which must leave
+    the model as it was); timed apart, as neither belongs to an epoch."""
+    t0 = perf_counter()
+    model = backend.load(initial_weights(spec), spec, dtype)
+    train_data = backend.load_data(mnist.train_images, mnist.train_labels, dtype)
+    test_data = backend.load_data(mnist.test_images, mnist.test_labels, dtype)
+    setup_s = perf_counter() - t0
+    t0 = perf_counter()
+    if hasattr(backend, "warmup"):
+        backend.warmup(model, train_data)
+    return Prepared(model, train_data, test_data, setup_s, perf_counter() - t0)
 
 
 def _all_finite(weights) -> bool:
@@ -105,16 +130,10 @@ def train_backend(
     run = RunRecord(backend.name, dtype, spec)
     n = len(mnist.train_labels)
 
-    t0 = perf_counter()
-    model = run.model = backend.load(initial_weights(spec), spec, dtype)
-    train_data = backend.load_data(mnist.train_images, mnist.train_labels, dtype)
-    test_data = backend.load_data(mnist.test_images, mnist.test_labels, dtype)
-    run.setup_s = perf_counter() - t0
-
-    t0 = perf_counter()
-    if hasattr(backend, "warmup"):
-        backend.warmup(model, train_data)  # must leave the model as it was
-    run.compile_s = perf_counter() - t0
+    ready = prepare(backend, spec, mnist, dtype)
+    model = run.model = ready.model
+    train_data, test_data = ready.train_data, ready.test_data
+    run.setup_s, run.compile_s = ready.setup_s, ready.compile_s
 
     samples = n  # rows trained per epoch; fewer when the budget forces extrapolation
     started = perf_counter()
@@ -128,7 +147,7 @@ def train_backend(
             if budget_s is not None and epoch == 1:
                 # Probe ~1% of an epoch to see whether full epochs fit in the budget.
                 probe = _round_to_batches(n / 100, spec.batch_size, n)
-                seconds = _timed_train(backend, model, train_data, order[:probe], spec, None)
+                seconds = timed_train(backend, model, train_data, order[:probe], spec, None)
                 bar.update(probe)
                 per_sample = seconds / probe
                 if per_sample * n * spec.epochs > budget_s:
@@ -137,11 +156,11 @@ def train_backend(
                     )
                     samples = max(samples, probe)
                     bar.total = samples
-                seconds += _timed_train(
+                seconds += timed_train(
                     backend, model, train_data, order[probe:samples], spec, bar if progress else None
                 )
             else:
-                seconds = _timed_train(backend, model, train_data, order[:samples], spec, bar if progress else None)
+                seconds = timed_train(backend, model, train_data, order[:samples], spec, bar if progress else None)
             bar.close()
 
             t0 = perf_counter()
