@@ -431,12 +431,22 @@ def _remote_client(address: str):
                         "and give its address as tcp://HOST:PORT") from None  # fmt: skip
 
 
+def _trainers(client) -> tuple[list[dict], list[dict]]:
+    """(every worker of the cluster, those offering the train resource)."""
+    workers = list(client.scheduler_info(n_workers=-1)["workers"].values())
+    return workers, [w for w in workers if (w.get("resources") or {}).get(RESOURCE, 0) >= 1]
+
+
+def _slots(trainers: list[dict]) -> int:
+    """How many jobs the cluster can run at once: its workers' train resources added up."""
+    return sum(int(w["resources"][RESOURCE]) for w in trainers)
+
+
 def _wait_for_trainers(client, wait_s: float, where: str) -> list[dict]:
     """The workers offering the train resource, waiting up to `wait_s` for the first one to join."""
     deadline = monotonic() + wait_s
     while True:
-        workers = list(client.scheduler_info(n_workers=-1)["workers"].values())
-        trainers = [w for w in workers if (w.get("resources") or {}).get(RESOURCE, 0) >= 1]
+        workers, trainers = _trainers(client)
         if trainers:
             return trainers
         if monotonic() >= deadline:
@@ -448,36 +458,59 @@ def _wait_for_trainers(client, wait_s: float, where: str) -> list[dict]:
         sleep(0.25)
 
 
-def _run_on_dask(client, jobs: list[Job], recorder: Recorder, wait_s: float, where: str) -> None:
-    """Submit every job (one `train` resource each), record each as it completes, in completion order.
+def _submit(client, job: Job):
+    key = f"train-{job.sweep_id}-{hashlib.sha256(job.point.key.encode()).hexdigest()[:12]}"
+    return client.submit(run_point, job, key=key, resources={RESOURCE: 1}, retries=RETRIES, pure=False)
 
-    A worker that dies mid-job has its job rescheduled on another worker by the scheduler (up to
+
+def _run_on_dask(client, jobs: list[Job], recorder: Recorder, wait_s: float, where: str) -> None:
+    """Run every job (one `train` resource each), record each as it completes, in completion order.
+
+    A job is submitted only when a `train` slot is free for it (checked each second, so workers that
+    join are used). Why not submit all at once: the scheduler hands a job with a resource to a worker
+    at once, queued behind the one running there, and when a worker dies it counts every job it held
+    as a suspect, so one crashing job would also fail the innocent jobs queued behind it. A worker
+    that dies mid-job has that job rescheduled on another worker (up to
     distributed.scheduler.allowed-failures times, then KilledWorker: recorded as failed); `retries`
     covers an exception raised outside the job's own handling. Either way the future completes once,
     so each point is recorded once.
     """
-    from distributed import as_completed
+    from distributed import wait
 
     trainers = _wait_for_trainers(client, wait_s, where)
     hosts = sorted({str(w.get("host") or w.get("id")) for w in trainers})
     print(f"{len(trainers)} worker(s) with {RESOURCE}=1 on {', '.join(hosts)}", flush=True)
+    waiting = list(reversed(jobs))  # popped from the end: in the order given
     futures = {}
-    for job in jobs:
-        key = f"train-{job.sweep_id}-{hashlib.sha256(job.point.key.encode()).hexdigest()[:12]}"
-        future = client.submit(run_point, job, key=key, resources={RESOURCE: 1}, retries=RETRIES, pure=False)
-        futures[future] = job
+    lost = False
     try:
-        for future in as_completed(futures):
-            job = futures[future]
-            if future.status == "finished":
-                row = future.result()
-            elif future.cancelled():  # the scheduler went away: not the job's fault, so not recorded
-                recorder.lost(job)
+        while waiting or futures:
+            if waiting and not lost:
+                try:
+                    free = _slots(_trainers(client)[1]) - len(futures)
+                except (OSError, TimeoutError):  # the scheduler is going away; its futures will say so
+                    free = 0
+                for _ in range(min(max(free, 0 if futures else 1), len(waiting))):  # none running: one waits
+                    job = waiting.pop()
+                    futures[_submit(client, job)] = job
+            if not futures:
+                break  # the scheduler was lost: what is still waiting is left for --resume
+            try:
+                done = wait(list(futures), timeout=1, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
                 continue
-            else:
-                row = failed_row(job, reason_of(future.exception()))
-            recorder.record(job, row)
-            future.release()
+            for future in done:
+                job = futures.pop(future)
+                if future.status == "finished":
+                    row = future.result()
+                elif future.cancelled():  # the scheduler went away: not the job's fault, so not recorded
+                    recorder.lost(job)
+                    lost = True
+                    continue
+                else:
+                    row = failed_row(job, reason_of(future.exception()))
+                recorder.record(job, row)
+                future.release()
     except KeyboardInterrupt:
         client.cancel(list(futures))
         raise

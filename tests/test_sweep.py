@@ -241,7 +241,8 @@ def train(model, data, rows, batch_size, lr):
 
 def test_failing_jobs_are_recorded_as_failed_and_the_rest_complete(idx_dir, tmp_path):
     """On the default local Dask cluster: a job that raises (a batch larger than the training set) and a
-    job that kills its worker process are each recorded once as failed, with the reason; the others run."""
+    job that kills its worker process are each recorded once as failed, with the reason; the others run,
+    including those that would have waited on the dying worker."""
     site = tmp_path / "site"
     (site / "crash_backend-0.1.dist-info").mkdir(parents=True)
     (site / "crash_backend.py").write_text(CRASH_PLUGIN)
@@ -251,21 +252,22 @@ def test_failing_jobs_are_recorded_as_failed_and_the_rest_complete(idx_dir, tmp_
     env = child_env(PYTHONPATH=f"{site}{os.pathsep}{ROOT}",
                     DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")  # one lost worker fails the job  # fmt: skip
     out = tmp_path / "results"
-    done = subprocess.run([sys.executable, "-m", "bench", "sweep", "--grid", "hidden=8;batch=10,1000",
-                           "--backends", "numpy,crash", "--epochs", "1", "--workers", "2", *data_args(idx_dir, out)],
+    done = subprocess.run([sys.executable, "-m", "bench", "sweep", "--grid", "hidden=8;batch=10,1000;seed=0,1",
+                           "--backends", "crash,numpy", "--epochs", "1", "--workers", "2", *data_args(idx_dir, out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 1, done.stderr  # something failed, and the exit code says so
-    by_point = {(r["backend"], r["batch_size"]): r for r in rows(out / "sweep.csv")}
-    assert len(by_point) == len(rows(out / "sweep.csv")) == 4
-    ok = by_point[("numpy", "10")]
-    assert ok["status"] == "ok" and ok["worker"].startswith("tcp://127.0.0.1:")  # ran on a worker of the cluster
-    failed = by_point[("numpy", "1000")]
-    assert failed["status"] == "failed" and failed["reason"] == "--batch-size must be between 1 and 300, got 1000"
-    assert failed["host"]  # a job that raised still says where it ran
-    assert by_point[("crash", "1000")]["status"] == "failed"  # raised before training: never reached train()
-    killed = by_point[("crash", "10")]
-    assert killed["status"] == "failed" and killed["reason"].startswith("KilledWorker")
-    assert done.stdout.count("FAILED") == 3 and "1 of 4 points have results" in done.stdout
+    by_point = {(r["backend"], r["batch_size"], r["seed"]): r for r in rows(out / "sweep.csv")}
+    assert len(by_point) == len(rows(out / "sweep.csv")) == 8
+    for seed in "01":
+        ok = by_point[("numpy", "10", seed)]
+        assert ok["status"] == "ok" and ok["worker"].startswith("tcp://127.0.0.1:")  # ran on a worker of the cluster
+        failed = by_point[("numpy", "1000", seed)]
+        assert failed["status"] == "failed" and failed["reason"] == "--batch-size must be between 1 and 300, got 1000"
+        assert failed["host"]  # a job that raised still says where it ran
+        assert by_point[("crash", "1000", seed)]["status"] == "failed"  # raised before training: never reached train()
+        killed = by_point[("crash", "10", seed)]
+        assert killed["status"] == "failed" and killed["reason"].startswith("KilledWorker")
+    assert done.stdout.count("FAILED") == 6 and "2 of 8 points have results" in done.stdout
 
 
 @pytest.fixture
