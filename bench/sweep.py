@@ -442,6 +442,15 @@ def _slots(trainers: list[dict]) -> int:
     return sum(int(w["resources"][RESOURCE]) for w in trainers)
 
 
+def _free_slots(client, running: int) -> int:
+    """How many jobs to submit now: the cluster's free `train` slots; one when none runs (it waits for a worker)."""
+    try:
+        free = _slots(_trainers(client)[1]) - running
+    except (OSError, TimeoutError):  # the scheduler is going away; its futures will say so
+        free = 0
+    return max(free, 0 if running else 1)
+
+
 def _wait_for_trainers(client, wait_s: float, where: str) -> list[dict]:
     """The workers offering the train resource, waiting up to `wait_s` for the first one to join."""
     deadline = monotonic() + wait_s
@@ -486,11 +495,7 @@ def _run_on_dask(client, jobs: list[Job], recorder: Recorder, wait_s: float, whe
     try:
         while waiting or futures:
             if waiting and not lost:
-                try:
-                    free = _slots(_trainers(client)[1]) - len(futures)
-                except (OSError, TimeoutError):  # the scheduler is going away; its futures will say so
-                    free = 0
-                for _ in range(min(max(free, 0 if futures else 1), len(waiting))):  # none running: one waits
+                for _ in range(min(_free_slots(client, len(futures)), len(waiting))):
                     job = waiting.pop()
                     futures[_submit(client, job)] = job
             if not futures:
