@@ -138,7 +138,7 @@ def _update_mini_batch(m: Model, X: np.ndarray, Y: np.ndarray, batch: list, lr: 
 
 def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
     rows = np.asarray(rows).tolist()  # Python ints index a row faster than numpy scalars
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"), batched.flush_subnormals():  # as backends/numpy.py, and why
         for start in range(0, len(rows), batch_size):
             _update_mini_batch(model, data.X, data.Y, rows[start : start + batch_size], lr)
 
