@@ -437,15 +437,11 @@ def _trainers(client) -> tuple[list[dict], list[dict]]:
     return workers, [w for w in workers if (w.get("resources") or {}).get(RESOURCE, 0) >= 1]
 
 
-def _slots(trainers: list[dict]) -> int:
-    """How many jobs the cluster can run at once: its workers' train resources added up."""
-    return sum(int(w["resources"][RESOURCE]) for w in trainers)
-
-
 def _free_slots(client, running: int) -> int:
-    """How many jobs to submit now: the cluster's free `train` slots; one when none runs (it waits for a worker)."""
+    """How many jobs to submit now: the workers' `train` resources added up, less the jobs running; one
+    when none runs (it waits for a worker)."""
     try:
-        free = _slots(_trainers(client)[1]) - running
+        free = sum(int(w["resources"][RESOURCE]) for w in _trainers(client)[1]) - running
     except (OSError, TimeoutError):  # the scheduler is going away; its futures will say so
         free = 0
     return max(free, 0 if running else 1)
