@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.options import spec_from_args, spec_options
+from bench.options import settle_option, spec_from_args, spec_options
 from core.errors import BackendError, UserError
 
 
@@ -30,6 +30,7 @@ def add_commands(sub) -> None:
     p.add_argument("b", metavar="B", help="the same, for the other side")
     p.add_argument("--dtype", help="the dtype of both (default: each backend's first)")
     spec_options(p, results=False)
+    settle_option(p)
     p.set_defaults(func=cmd_ab, epochs=20)
 
 
@@ -70,16 +71,19 @@ def _blame(side: Side, doing: str):
                            "(python -m bench --debug ab ... shows where)") from exc  # fmt: skip
 
 
-def side_by_side(sides: list[Side], spec, mnist) -> None:
+def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
     """Train every side from the same weights on the same batches, epochs alternating; fill in each
-    side's epoch seconds and final test accuracy. Only `train` is timed, as in the driver."""
+    side's epoch seconds and final test accuracy. Only `train` is timed, as in the driver, after a
+    wait of up to `settle_s` for a quiet machine; returns that wait (core.environment.settle)."""
     from core.driver import prepare, timed_train
+    from core.environment import settle
     from core.spec import epoch_order
 
     runs = []
     for side in sides:
         with _blame(side, "load/warmup"):
             runs.append((side, prepare(side.backend, spec, mnist, side.dtype)))
+    settled = settle(settle_s)
     for epoch in range(1, spec.epochs + 1):
         rows = epoch_order(spec.seed, epoch, len(mnist.train_labels))
         for side, ready in runs if epoch % 2 else runs[::-1]:  # neither side always goes first
@@ -88,6 +92,7 @@ def side_by_side(sides: list[Side], spec, mnist) -> None:
     for side, ready in runs:
         with _blame(side, "predict"):
             side.accuracy = float((side.backend.predict(ready.model, ready.test_data) == mnist.test_labels).mean())
+    return settled
 
 
 def cmd_ab(args) -> int:
@@ -106,11 +111,11 @@ def cmd_ab(args) -> int:
     spec = spec_from_args(args, n_train=len(mnist.train_labels))
     for side in sides:
         check_supports(side.backend, spec)
-    interrupted = False
+    interrupted, settled = False, None
     with environment.limit_threads(args.threads):
         env = environment.capture()
         try:
-            side_by_side(sides, spec, mnist)
+            settled = side_by_side(sides, spec, mnist, args.settle)
         except KeyboardInterrupt:  # Ctrl-C: report the epochs both sides finished
             interrupted = True
     epochs = min(len(side.seconds) for side in sides)
@@ -132,6 +137,8 @@ def cmd_ab(args) -> int:
     print(f"Measured in one process, {epochs} epochs each, alternating; layers {spec.layers_str}, batch "
           f"{spec.batch_size}, {args.threads} thread(s); {env['cpu']} ({env['cores']} cores), BLAS {env['blas']}. "
           "The same backend on both sides shows how far apart identical code lands.")  # fmt: skip
+    if settled:
+        print(f"Before epoch 1: {settled.describe()}.")
     if interrupted:
         print(f"interrupted after {epochs} epochs each", file=sys.stderr)
         return 130

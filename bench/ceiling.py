@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.options import DEFAULT_RESULTS, number, thread_list
+from bench.options import DEFAULT_RESULTS, number, settle_option, thread_list
 from core.ceiling import CEILING_COLUMNS, DEFAULT_N, DEFAULT_REPEATS
 
 DTYPES = ("float32", "float64")
@@ -38,6 +38,7 @@ def add_command(sub) -> None:
     p.add_argument("--repeats", type=number(int, 1), default=DEFAULT_REPEATS,
                    help="timed products; the best counts (default %(default)s)")  # fmt: skip
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
+    settle_option(p)
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `bench all` to file the rows under its run
     p.set_defaults(func=cmd_ceiling)
 
@@ -73,16 +74,20 @@ def cmd_ceiling(args) -> int:
     from tabulate import tabulate
 
     from core import results
+    from core.environment import settle
 
     if max(args.threads) > (os.cpu_count() or 1):
         warnings.warn(f"{max(args.threads)} threads on {os.cpu_count()} cores: the threads share cores", stacklevel=1)
     run_id = args.run_id or results.new_run_id()
+    settled = settle(args.settle)
     rows = measure(run_id, args.dtypes, args.threads, args.n, args.repeats)
     results.append_rows(args.results / "ceiling.csv", CEILING_COLUMNS, rows)
     print(tabulate([(r["dtype"], r["threads"], f"{r['gflops']:.1f}", f"{1e3 * r['best_s']:.1f}") for r in rows],
                    headers=["dtype", "threads", "GFLOP/s", "best ms"], disable_numparse=True))  # fmt: skip
     print(f"numpy matmul {args.n}x{args.n}, best of {args.repeats} after a warm-up; BLAS {rows[0]['blas']}; "
           f"{rows[0]['cpu']}; appended to {args.results / 'ceiling.csv'} (run {run_id})")  # fmt: skip
+    if settled:
+        print(f"before measuring: {settled.describe()}")
     warning = busy_warning({(r["dtype"], r["threads"]): (r["gflops"], r["n"]) for r in rows})
     if warning:
         print(warning, file=sys.stderr)

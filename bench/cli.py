@@ -10,7 +10,7 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.options import Parser, data_options, number, spec_from_args, spec_options
+from bench.options import Parser, data_options, number, settle_option, spec_from_args, spec_options
 from core.errors import UserError
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     spec_options(p)
     p.add_argument("--budget", type=number(float, 1), help="seconds; extrapolate epochs that do not fit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    settle_option(p)
     p.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.npz) to PATH")
     p.add_argument("--snapshot-every", type=number(int, 1), metavar="N",
                    help="with --save: also save the weights after epoch 0 and every N epochs as PATH.epochNN.npz")  # fmt: skip
@@ -119,12 +120,14 @@ def cmd_run(args) -> int:
             saver.initial(initial_weights(spec), len(mnist.train_labels))
         try:
             run = train_backend(backend, spec, mnist, dtype, budget_s=args.budget, on_epoch=on_epoch,
-                                progress=not args.quiet and sys.stderr.isatty())  # fmt: skip
+                                progress=not args.quiet and sys.stderr.isatty(), settle_s=args.settle)  # fmt: skip
         except Exception as exc:  # a backend that raises is reported as failed, with its reason
             _write_summary_json(args, {"status": "failed", "note": f"{type(exc).__name__}: {exc}"})
             raise
     print(f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
           f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}")  # fmt: skip
+    if run.settled:
+        print(f"before epoch 1: {run.settled.describe()}")
     if saver:
         _save_final(saver, run)
     flops = flops_per_sample(spec.layers, spec.batch_size) * len(mnist.train_labels)

@@ -11,7 +11,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.options import number, spec_from_args, spec_options
+from bench.options import number, settle_option, spec_from_args, spec_options
 
 DEFAULT_BUDGET_S = 150.0  # per backend; the pure-Python one cannot train 30 full epochs in it
 QUICK = {"epochs": 1, "budget": 5.0}
@@ -27,6 +27,7 @@ def add_commands(sub) -> None:
                         "of each epoch and extrapolated (default %(default)s)")  # fmt: skip
     p.add_argument("--full", action="store_true", help="no budget: train every backend on full epochs")
     p.add_argument("--quick", action="store_true", help="a smoke run in seconds: 1 epoch, 5 s budget per backend")
+    settle_option(p)
     p.set_defaults(func=cmd_all)
 
     p = sub.add_parser("report", help="print the comparison table of a run from results/summary.csv")
@@ -86,7 +87,7 @@ def _child_command(args, backend: str, threads: int, run_id: str, summary_json: 
            "--summary-json", str(summary_json), "--threads", str(threads), "--results", str(args.results),
            "--layers", args.layers, "--activation", args.activation, "--loss", args.loss, "--init", args.init,
            "--batch-size", str(args.batch_size), "--lr", repr(args.lr), "--epochs", str(args.epochs),
-           "--seed", str(args.seed)]  # fmt: skip
+           "--seed", str(args.seed), "--settle", repr(args.settle)]  # fmt: skip
     if budget is not None:
         cmd += ["--budget", repr(budget)]
     if args.data_dir:
@@ -113,7 +114,8 @@ def _measure_ceiling(args, run_id: str) -> None:
     """The machine's matmul ceiling for float32 and float64 at the run's thread counts, in a fresh process
     that ends before any backend starts (so no BLAS threads compete), filed under the run's run_id."""
     cmd = [sys.executable, "-m", "bench", "ceiling", "--run-id", run_id, "--results", str(args.results),
-           "--threads", ",".join(str(t) for t in args.threads)] + (CEILING_QUICK if args.quick else [])  # fmt: skip
+           "--threads", ",".join(str(t) for t in args.threads), "--settle", repr(args.settle)]  # fmt: skip
+    cmd += CEILING_QUICK if args.quick else []
     print("== the machine's ceiling: numpy matmul, float32 and float64 ==", flush=True)
     code, interrupted = _run_child(cmd)
     if interrupted:

@@ -80,6 +80,24 @@ def spec_options(p: argparse.ArgumentParser, several_threads: bool = False, resu
         d.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
 
 
+SETTLE_ENV = "MNIST_BENCH_SETTLE"
+
+
+def _settle_seconds(text: str) -> float:
+    try:
+        return number(float, 0)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (given by --settle or ${SETTLE_ENV})") from None
+
+
+def settle_option(p) -> None:
+    """--settle: see core.environment.settle."""
+    p.add_argument("--settle", type=_settle_seconds, metavar="SECONDS", default=os.environ.get(SETTLE_ENV, "30"),
+                   help="before timing, wait up to SECONDS until the kernel has finished returning freed memory "
+                        "to the host (a VM's free page reporting: each pass stalls the threads; only where the "
+                        "kernel shows its counters); 0: do not wait (default 30, or $MNIST_BENCH_SETTLE)")  # fmt: skip
+
+
 def data_options(p) -> None:
     p.add_argument("--data-dir", help="folder with the four MNIST IDX files (.gz or not); also $MNIST_BENCH_DATA")
     p.add_argument("--unverified", action="store_true",

@@ -2,9 +2,11 @@
 
 It holds no math. Per DESIGN.md's timing rules, `train_s` covers `backend.train` over one epoch
 and nothing else; setup (weights and data into the backend's form), warm-up/compilation and
-evaluation are timed apart. With a time budget, a backend too slow for full epochs is timed on the
-first batches of each epoch and its epoch time extrapolated; such rows say so and from how many
-samples, and their accuracy is what that partial training reached.
+evaluation are timed apart. With `settle_s`, it first waits for the kernel to finish returning freed
+memory to the hypervisor (core.environment.settle), whose passes would stall the first epochs. With a
+time budget, a backend too slow for full epochs is timed on the first batches of each epoch and its
+epoch time extrapolated; such rows say so and from how many samples, and their accuracy is what that
+partial training reached.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from core.environment import settle
 from core.mnist import Mnist
 from core.spec import Spec, epoch_order, initial_weights
 
@@ -52,6 +55,7 @@ class RunRecord:
     status: str = "ok"  # ok | diverged | interrupted | budget
     note: str = ""
     model: Any = field(default=None, repr=False, compare=False)  # the backend's model, for backend.weights()
+    settled: Any = None  # core.environment.Settled: the wait for a quiet machine before epoch 1, if any
 
     def train_times(self) -> list[float]:
         return [e.train_s for e in self.epochs if e.status == "ok"]
@@ -120,8 +124,11 @@ def train_backend(
     budget_s: float | None = None,
     on_epoch: Callable[[RunRecord, EpochRecord], None] | None = None,
     progress: bool = False,
+    settle_s: float = 0.0,
 ) -> RunRecord:
     """Train `backend` on `mnist` as `spec` says, evaluating on the test set after every epoch.
+
+    Before epoch 1 it waits up to `settle_s` seconds for the machine to be quiet (core.environment.settle).
 
     `on_epoch` is called after each epoch, outside the timed calls (the CLI prints, the results writer
     appends, `--save` reads `backend.weights(run.model)`). Ctrl-C ends the run early with status
@@ -134,6 +141,7 @@ def train_backend(
     model = run.model = ready.model
     train_data, test_data = ready.train_data, ready.test_data
     run.setup_s, run.compile_s = ready.setup_s, ready.compile_s
+    run.settled = settle(settle_s)
 
     samples = n  # rows trained per epoch; fewer when the budget forces extrapolation
     started = perf_counter()

@@ -7,7 +7,10 @@ import platform
 import socket
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from time import perf_counter, sleep
 
 
 def _version(package: str) -> str:
@@ -85,3 +88,62 @@ def limit_threads(threads: int):
         finally:
             if numba:
                 numba.set_num_threads(previous)
+
+
+# ---------------------------------------------------------------- a quiet machine before timing
+# A virtual machine's kernel may hand memory that processes freed back to the hypervisor ("free page
+# reporting", virtio-balloon), in passes 2 s apart (the kernel's PAGE_REPORTING_DELAY) until all of it
+# is reported. On this project's VM each pass stalls the running threads for 15-35 ms, and a process
+# that has just exited (the previous backend of `bench all`), or a backend's own setup, leaves such
+# passes due 2, 4, 6 s later: into the first epochs, where a two-thread row stalls whichever vCPU the
+# pass takes. Where the kernel shows its counters, wait until they stop moving.
+PAGE_REPORTING = Path("/sys/module/page_reporting/parameters")
+REPORTING_COUNTERS = ("reported_kib", "passes")
+REPORTING_QUIET_S = 2.5  # no pass for longer than the 2 s between passes: none is due
+
+
+@dataclass
+class Settled:
+    waited_s: float
+    changes: int  # times the counters moved while we watched
+    quiet: bool  # False: still reporting when the time ran out
+
+    def describe(self) -> str:
+        if not self.quiet:
+            return (f"the kernel was still returning freed memory to the host after {self.waited_s:.0f} s; "
+                    "the first epochs may include its stalls")  # fmt: skip
+        if self.changes:
+            return f"waited {self.waited_s:.1f} s for the kernel to finish returning freed memory to the host"
+        return f"no freed memory was being returned to the host (watched {self.waited_s:.1f} s)"
+
+
+def _reporting_counters(root: Path) -> tuple[str, ...] | None:
+    try:
+        return tuple((root / name).read_text().strip() for name in REPORTING_COUNTERS)
+    except OSError:
+        return None
+
+
+def settle(
+    max_s: float, *, quiet_s: float | None = None, poll_s: float = 0.05, root: Path | None = None
+) -> Settled | None:
+    """Wait (at most `max_s` seconds) until the kernel's free page reporting has made no pass for `quiet_s`
+    (default REPORTING_QUIET_S); `root`: the folder of its counters (default PAGE_REPORTING).
+
+    None, at once, where the kernel shows no reporting counters (most machines) or `max_s` is 0.
+    """
+    quiet_s = REPORTING_QUIET_S if quiet_s is None else quiet_s
+    root = PAGE_REPORTING if root is None else root
+    counters = _reporting_counters(root)
+    if counters is None or max_s <= 0:
+        return None
+    start = last_change = perf_counter()
+    changes = 0
+    while perf_counter() - last_change < quiet_s:
+        if perf_counter() - start >= max_s:
+            return Settled(perf_counter() - start, changes, quiet=False)
+        sleep(poll_s)
+        now = _reporting_counters(root)
+        if now != counters:
+            counters, last_change, changes = now, perf_counter(), changes + 1
+    return Settled(perf_counter() - start, changes, quiet=True)
