@@ -105,6 +105,10 @@ def cmd_run(args) -> int:
     epochs_csv, summary_csv = args.results / "epochs.csv", args.results / "summary.csv"
     saver = _run_saver(args, spec, backend, dtype, mnist, run_id)  # refuses an existing file before training
 
+    def on_ready(run):
+        if run.settled:
+            print(f"before epoch 1: {run.settled.describe()}", flush=True)
+
     def on_epoch(run, e):
         print(_epoch_line(run, e), flush=True)
         results.append_rows(epochs_csv, results.EPOCH_COLUMNS, [results.epoch_row(run_id, run, e, args.threads)])
@@ -120,14 +124,13 @@ def cmd_run(args) -> int:
             saver.initial(initial_weights(spec), len(mnist.train_labels))
         try:
             run = train_backend(backend, spec, mnist, dtype, budget_s=args.budget, on_epoch=on_epoch,
-                                progress=not args.quiet and sys.stderr.isatty(), settle_s=args.settle)  # fmt: skip
+                                progress=not args.quiet and sys.stderr.isatty(), settle_s=args.settle,
+                                on_ready=on_ready)  # fmt: skip
         except Exception as exc:  # a backend that raises is reported as failed, with its reason
             _write_summary_json(args, {"status": "failed", "note": f"{type(exc).__name__}: {exc}"})
             raise
     print(f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
           f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}")  # fmt: skip
-    if run.settled:
-        print(f"before epoch 1: {run.settled.describe()}")
     if saver:
         _save_final(saver, run)
     flops = flops_per_sample(spec.layers, spec.batch_size) * len(mnist.train_labels)

@@ -125,14 +125,15 @@ def train_backend(
     on_epoch: Callable[[RunRecord, EpochRecord], None] | None = None,
     progress: bool = False,
     settle_s: float = 0.0,
+    on_ready: Callable[[RunRecord], None] | None = None,
 ) -> RunRecord:
     """Train `backend` on `mnist` as `spec` says, evaluating on the test set after every epoch.
 
-    Before epoch 1 it waits up to `settle_s` seconds for the machine to be quiet (core.environment.settle).
-
-    `on_epoch` is called after each epoch, outside the timed calls (the CLI prints, the results writer
-    appends, `--save` reads `backend.weights(run.model)`). Ctrl-C ends the run early with status
-    "interrupted" and returns what was finished.
+    Before epoch 1 it waits up to `settle_s` seconds for the machine to be quiet (core.environment.settle),
+    then calls `on_ready` (setup, warm-up and that wait are in `run` by then). `on_epoch` is called after
+    each epoch, outside the timed calls (the CLI prints, the results writer appends, `--save` reads
+    `backend.weights(run.model)`). Ctrl-C ends the run early with status "interrupted" and returns what
+    was finished.
     """
     run = RunRecord(backend.name, dtype, spec)
     n = len(mnist.train_labels)
@@ -142,6 +143,8 @@ def train_backend(
     train_data, test_data = ready.train_data, ready.test_data
     run.setup_s, run.compile_s = ready.setup_s, ready.compile_s
     run.settled = settle(settle_s)
+    if on_ready:
+        on_ready(run)
 
     samples = n  # rows trained per epoch; fewer when the budget forces extrapolation
     started = perf_counter()
