@@ -94,9 +94,9 @@ def limit_threads(threads: int):
 # A virtual machine's kernel may hand memory that processes freed back to the hypervisor ("free page
 # reporting", virtio-balloon), in passes 2 s apart (the kernel's PAGE_REPORTING_DELAY) until all of it
 # is reported. On this project's VM each pass stalls the running threads for 15-35 ms, and a process
-# that has just exited (the previous backend of `bench all`), or a backend's own setup, leaves such
-# passes due 2, 4, 6 s later: into the first epochs, where a two-thread row stalls whichever vCPU the
-# pass takes. Where the kernel shows its counters, wait until they stop moving.
+# that has just exited (the previous backend of `bench all`; a backend's own setup may free memory too)
+# leaves such passes due 2, 4, 6 s later: in the first epochs, where a two-thread row stalls whichever
+# vCPU the pass takes. Where the kernel shows its counters, wait until they stop moving.
 PAGE_REPORTING = Path("/sys/module/page_reporting/parameters")
 REPORTING_COUNTERS = ("reported_kib", "passes")
 REPORTING_QUIET_S = 2.5  # no pass for longer than the 2 s between passes: none is due
