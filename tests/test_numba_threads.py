@@ -136,3 +136,15 @@ def test_warm_up_starts_the_threads_that_the_first_timed_call_uses():
             assert np.array_equal(W, W0) and np.array_equal(b, b0)  # warm-up trained a copy, not the model
         nb.train(model, data, np.arange(40), SPEC.batch_size, SPEC.lr)
         assert model.crew is crew  # the first call started no thread
+
+
+def test_threads_share_the_hidden_units_in_blocks_of_four():
+    assert nb._split(36, 2) == [(0, 20), (20, 36)]  # not 18 and 18: see _split
+    assert nb._split(40, 2) == [(0, 20), (20, 40)]
+    assert nb._split(17, 2) == [(0, 8), (8, 17)]  # the last thread takes the odd unit
+    for n1 in range(8, 80):
+        for T in range(2, n1 // nb.MIN_UNITS_PER_THREAD + 1):
+            bounds = nb._split(n1, T)
+            assert bounds[0][0] == 0 and bounds[-1][1] == n1
+            assert all(hi - lo >= nb.MIN_UNITS_PER_THREAD for lo, hi in bounds), (n1, T, bounds)
+            assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
