@@ -3,10 +3,11 @@
 On a shared machine, separate processes running identical code can differ by several percent (up to
 10% here), more than most changes to a kernel are worth. `bench ab` loads both into one process, gives
 each its own model from the same initial weights, and trains both on the same batches, alternating
-epochs (A then B, then B then A, ...), so that both meet the same machine. The figure to read is the
-median over epochs of B's epoch time over A's, measured in the same moment. A and B are backend names
-(`bench list`) or paths to backend modules, e.g. a copy of backends/numba.py being edited; the same
-one twice measures the method's own resolution. Nothing is written to results/.
+epochs (A then B, then B then A, ...), so that both meet the same machine, and loads each side's model
+anew before every epoch, so that neither keeps a lucky or unlucky place in memory (see `side_by_side`).
+The figure to read is the median over epochs of B's epoch time over A's, measured in the same moment.
+A and B are backend names (`bench list`) or paths to backend modules, e.g. a copy of backends/numba.py
+being edited; the same one twice measures the method's own resolution. Nothing is written to results/.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Side:
     backend: object
     dtype: str
     seconds: list[float] = field(default_factory=list)
+    weights: list = field(default_factory=list)  # after the last epoch
     accuracy: float = float("nan")
 
 
@@ -73,8 +75,18 @@ def _blame(side: Side, doing: str):
 
 def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
     """Train every side from the same weights on the same batches, epochs alternating; fill in each
-    side's epoch seconds and final test accuracy. Only `train` is timed, as in the driver, after a
-    wait of up to `settle_s` for a quiet machine; returns that wait (core.environment.settle)."""
+    side's epoch seconds, final weights and test accuracy. Only `train` is timed, as in the driver,
+    after a wait of up to `settle_s` for a quiet machine; returns that wait (core.environment.settle).
+
+    Before each epoch but the first, every side's model is loaded anew from its weights and warmed up,
+    untimed: new memory for its arrays, new threads. Where a model's arrays land can make every epoch
+    of it several percent slower (numba, one thread: one model in about 24 ran ~10% slower than the
+    others in the same process, its code shared); with one model a side for the whole comparison,
+    numba against a copy of its own module at two threads gave B/A 0.987, 0.999, 0.893, 1.000, 0.995,
+    1.004, 0.993 (30 epochs each), and with a new model every epoch 0.997, 1.001, 1.006, 0.980,
+    0.999, 0.994, 1.007, 1.005. The price: each epoch is a fresh model's first, a little slower than
+    a long run's (numba two threads: 0.0549 s against 0.0531). Reloading changes no number:
+    `load(weights(model))` is the same model."""
     from core.driver import prepare, timed_train
     from core.environment import settle
     from core.spec import epoch_order
@@ -87,12 +99,24 @@ def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
     for epoch in range(1, spec.epochs + 1):
         rows = epoch_order(spec.seed, epoch, len(mnist.train_labels))
         for side, ready in runs if epoch % 2 else runs[::-1]:  # neither side always goes first
+            if epoch > 1:
+                with _blame(side, "load/warmup"):
+                    ready.model = _reloaded(side, ready, spec)
             with _blame(side, "train"):
                 side.seconds.append(timed_train(side.backend, ready.model, ready.train_data, rows, spec))
     for side, ready in runs:
         with _blame(side, "predict"):
+            side.weights = side.backend.weights(ready.model)
             side.accuracy = float((side.backend.predict(ready.model, ready.test_data) == mnist.test_labels).mean())
     return settled
+
+
+def _reloaded(side: Side, ready, spec):
+    """The side's model loaded anew from its weights and warmed up: the same numbers in new arrays."""
+    model = side.backend.load(side.backend.weights(ready.model), spec, side.dtype)
+    if hasattr(side.backend, "warmup"):
+        side.backend.warmup(model, ready.train_data)
+    return model
 
 
 def cmd_ab(args) -> int:

@@ -59,3 +59,27 @@ def test_ctrl_c_reports_the_epochs_both_sides_finished(idx_dir, tmp_path):
     done = ab(idx_dir, "numpy", str(path))
     assert done.returncode == 130, done.stderr
     assert "2 epochs each" in done.stdout and "interrupted after 2 epochs each" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_a_side_loaded_anew_every_epoch_trains_as_one_model_does(idx_dir, name):
+    from bench.ab import Side, side_by_side
+    from core.backend import discover, get_backend
+    from core.driver import train_backend
+    from core.environment import limit_threads
+    from core.mnist import load_mnist
+    from core.spec import Spec
+    from tests.conftest import assert_allclose_weights
+
+    registry = discover()
+    if registry[name].problem:
+        pytest.skip(registry[name].problem)
+    backend = get_backend(name, registry)
+    mnist = load_mnist(idx_dir, verify=False)
+    spec = Spec(epochs=3)
+    with limit_threads(2):  # numba: a crew of two threads, made anew with each model
+        side = Side(name, backend, "float32")
+        side_by_side([side], spec, mnist)
+        run = train_backend(backend, spec, mnist, "float32")
+    assert len(side.seconds) == 3
+    assert_allclose_weights(side.weights, backend.weights(run.model))  # bit for bit
