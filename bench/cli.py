@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     spec_options(p)
     p.add_argument("--budget", type=number(float, 1), help="seconds; extrapolate epochs that do not fit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    settle_option(p)
+    settle_option(p, spin_up=True)
     p.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.npz) to PATH")
     p.add_argument("--snapshot-every", type=number(int, 1), metavar="N",
                    help="with --save: also save the weights after epoch 0 and every N epochs as PATH.epochNN.npz")  # fmt: skip
@@ -106,8 +106,13 @@ def cmd_run(args) -> int:
     saver = _run_saver(args, spec, backend, dtype, mnist, run_id)  # refuses an existing file before training
 
     def on_ready(run):
-        if run.settled:
-            print(f"before epoch 1: {run.settled.describe()}", flush=True)
+        said = [run.settled.describe()] if run.settled else []
+        if run.spun_up_s:
+            said.append(
+                f"trained a copy of the model for {run.spun_up_s:.1f} s (untimed) to bring the cores up to speed"
+            )
+        if said:
+            print(f"before epoch 1: {'; then '.join(said)}", flush=True)
 
     def on_epoch(run, e):
         print(_epoch_line(run, e), flush=True)

@@ -27,7 +27,7 @@ def add_commands(sub) -> None:
                         "of each epoch and extrapolated (default %(default)s)")  # fmt: skip
     p.add_argument("--full", action="store_true", help="no budget: train every backend on full epochs")
     p.add_argument("--quick", action="store_true", help="a smoke run in seconds: 1 epoch, 5 s budget per backend")
-    settle_option(p)
+    settle_option(p, spin_up=True)
     p.set_defaults(func=cmd_all)
 
     p = sub.add_parser("report", help="print the comparison table of a run from results/summary.csv")

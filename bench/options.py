@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 
+from core.environment import SPIN_UP_S
 from core.spec import ACTIVATIONS, INITS, LOSSES, Spec, parse_layers
 
 DEFAULT_RESULTS = Path("results")
@@ -90,12 +91,16 @@ def _settle_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{exc} (given by --settle or ${SETTLE_ENV})") from None
 
 
-def settle_option(p) -> None:
-    """--settle: see core.environment.settle."""
+def settle_option(p, spin_up: bool = False) -> None:
+    """--settle: see core.environment.settle; `spin_up`: the command then trains a copy (core.driver.spin_up)."""
+    then, zero = "", "do not wait"
+    if spin_up:
+        then = f", then train a copy of the model for {SPIN_UP_S:g} s, untimed, to bring the cores up to speed"
+        zero = "neither"
     p.add_argument("--settle", type=_settle_seconds, metavar="SECONDS", default=os.environ.get(SETTLE_ENV, "30"),
                    help="before timing, wait up to SECONDS until the kernel has finished returning freed memory "
                         "to the host (a VM's free page reporting: each pass stalls the threads; only where the "
-                        "kernel shows its counters); 0: do not wait (default 30, or $MNIST_BENCH_SETTLE)")  # fmt: skip
+                        f"kernel shows its counters){then}; 0: {zero} (default 30, or $MNIST_BENCH_SETTLE)")  # fmt: skip
 
 
 def data_options(p) -> None:

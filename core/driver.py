@@ -3,7 +3,8 @@
 It holds no math. Per DESIGN.md's timing rules, `train_s` covers `backend.train` over one epoch
 and nothing else; setup (weights and data into the backend's form), warm-up/compilation and
 evaluation are timed apart. With `settle_s`, it first waits for the kernel to finish returning freed
-memory to the hypervisor (core.environment.settle), whose passes would stall the first epochs. With a
+memory to the hypervisor (core.environment.settle), whose passes would stall the first epochs, and
+then trains a copy of the model for a second, untimed (see `spin_up`). With a
 time budget, a backend too slow for full epochs is timed on the first batches of each epoch and its
 epoch time extrapolated; such rows say so and from how many samples, and their accuracy is what that
 partial training reached.
@@ -21,11 +22,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from core import environment
 from core.environment import settle
 from core.mnist import Mnist
 from core.spec import Spec, epoch_order, initial_weights
 
 PROGRESS_CHUNKS = 50  # progress-bar updates per epoch
+SPIN_UP_ROWS = 100  # rows a call while spinning up: a fraction of a second even for the pure-Python backend
 
 
 @dataclass
@@ -56,6 +59,7 @@ class RunRecord:
     note: str = ""
     model: Any = field(default=None, repr=False, compare=False)  # the backend's model, for backend.weights()
     settled: Any = None  # core.environment.Settled: the wait for a quiet machine before epoch 1, if any
+    spun_up_s: float = 0.0  # untimed training on a copy just before epoch 1 (see spin_up)
 
     def train_times(self) -> list[float]:
         return [e.train_s for e in self.epochs if e.status == "ok"]
@@ -111,6 +115,26 @@ def prepare(backend, spec: Spec, mnist: Mnist, dtype: str) -> Prepared:
     return Prepared(model, train_data, test_data, setup_s, perf_counter() - t0)
 
 
+def spin_up(backend, model, data, rows: np.ndarray, spec: Spec, dtype: str, seconds: float) -> float:
+    """Train a copy of `model` (loaded from its weights, warmed up) on `rows` for about `seconds`,
+    untimed, and return how long that took; the model itself is left as it was.
+
+    Why: after the machine has been idle (the settle wait, loading data), the first ~0.15 s of work
+    on both cores ran slow here. numba at two threads, epoch 1 right after the wait, then epochs 2-8
+    (one-off script, `prepare`, `settle`, then `timed_train` on the epoch orders): 75-89 ms then ~53
+    in 5 of 5 runs; with 0.2 s of this first: 58 and 51 ms; 0.5 s: 52, 52; 1 s: 53, 53, 52. One-thread
+    numba and two-thread numpy (whose second BLAS thread idles at batch 10) showed no slow start in
+    these runs, with or without it. The cause was not found."""
+    copy = backend.load(backend.weights(model), spec, dtype)
+    if hasattr(backend, "warmup"):
+        backend.warmup(copy, data)
+    started, start = perf_counter(), 0
+    while perf_counter() - started < seconds:
+        backend.train(copy, data, rows[start : start + SPIN_UP_ROWS], spec.batch_size, spec.lr)
+        start = (start + SPIN_UP_ROWS) % len(rows)
+    return perf_counter() - started
+
+
 def _all_finite(weights) -> bool:
     return all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in weights)
 
@@ -129,8 +153,9 @@ def train_backend(
 ) -> RunRecord:
     """Train `backend` on `mnist` as `spec` says, evaluating on the test set after every epoch.
 
-    Before epoch 1 it waits up to `settle_s` seconds for the machine to be quiet (core.environment.settle),
-    then calls `on_ready` (setup, warm-up and that wait are in `run` by then). `on_epoch` is called after
+    Before epoch 1 it waits up to `settle_s` seconds for the machine to be quiet (core.environment.settle)
+    and, if `settle_s` > 0, trains a copy of the model for environment.SPIN_UP_S (`spin_up`); then it calls
+    `on_ready` (setup, warm-up, the wait and the spin-up are in `run` by then). `on_epoch` is called after
     each epoch, outside the timed calls (the CLI prints, the results writer appends, `--save` reads
     `backend.weights(run.model)`). Ctrl-C ends the run early with status "interrupted" and returns what
     was finished.
@@ -143,6 +168,9 @@ def train_backend(
     train_data, test_data = ready.train_data, ready.test_data
     run.setup_s, run.compile_s = ready.setup_s, ready.compile_s
     run.settled = settle(settle_s)
+    if settle_s > 0:
+        run.spun_up_s = spin_up(backend, model, train_data, epoch_order(spec.seed, 1, n), spec, dtype,
+                                 environment.SPIN_UP_S)  # fmt: skip
     if on_ready:
         on_ready(run)
 

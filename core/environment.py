@@ -100,6 +100,7 @@ def limit_threads(threads: int):
 PAGE_REPORTING = Path("/sys/module/page_reporting/parameters")
 REPORTING_COUNTERS = ("reported_kib", "passes")
 REPORTING_QUIET_S = 2.5  # no pass for longer than the 2 s between passes: none is due
+SPIN_UP_S = 1.0  # then seconds of untimed training on a copy of the model, before epoch 1 (core.driver.spin_up)
 
 
 @dataclass

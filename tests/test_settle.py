@@ -93,6 +93,24 @@ def test_driver_waits_before_epoch_one(tmp_path, idx_dir, monkeypatch):
     assert train_backend(backend, spec, mnist, "float32").settled is None  # by default it does not wait
 
 
+def test_driver_then_trains_a_copy_and_leaves_the_model_as_it_was(tmp_path, idx_dir, monkeypatch):
+    from tests.conftest import assert_allclose_weights
+
+    monkeypatch.setattr(environment, "PAGE_REPORTING", counters(tmp_path / "c", 0, 0))
+    monkeypatch.setattr(environment, "REPORTING_QUIET_S", 0.05)
+    monkeypatch.setattr(environment, "SPIN_UP_S", 0.2)
+    backend = get_backend("numpy")
+    mnist = load_mnist(idx_dir, verify=False)
+    spec = Spec(layers=(784, 8, 10), epochs=2, n_train=len(mnist.train_labels))
+    seen = []
+    spun = train_backend(backend, spec, mnist, "float32", settle_s=5, on_ready=lambda r: seen.append(r.spun_up_s))
+    plain = train_backend(backend, spec, mnist, "float32")
+    assert seen == [spun.spun_up_s] and spun.spun_up_s >= 0.2  # before epoch 1, for the time asked
+    assert plain.spun_up_s == 0  # --settle 0: neither wait nor spin-up
+    assert_allclose_weights(backend.weights(spun.model), backend.weights(plain.model))  # bit for bit
+    assert [e.test_correct for e in spun.epochs] == [e.test_correct for e in plain.epochs]
+
+
 @pytest.mark.parametrize("value", ["-1", "soon"])
 def test_bad_settle_is_one_line(value):
     result = run_cli("run", "--settle", value)
