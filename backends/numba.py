@@ -23,11 +23,13 @@ Where this departs from the plainest loops, for speed (each is explained where i
 backends/numpy.py remains the clearest statement of the network; this file is the fast one.
 
 Threads (`--threads`, numba's thread count): with one hidden layer, T threads share every batch,
-each owning a slice of the hidden units (rows of W1, columns of W2) and exchanging only their parts
-of z2, behind one spinning barrier per batch (`_train_one_hidden_shared`, `Crew`). A batch of 10 is
-~10 us of work, so numba's own parallel regions (prange), which cost tens to hundreds of
-microseconds to start on this 2-core machine, would lose to one thread; deeper networks run on one.
-Measured by `bench all` here: 0.059 s an epoch with two threads against 0.074 s with one.
+each owning a share of the hidden units cut in fours (`_split`: rows of W1, columns of W2) and
+exchanging only their parts of z2, behind one spinning barrier per batch (`_train_one_hidden_shared`,
+`Crew`). A batch of 10 is ~10 us of work, so numba's own parallel regions (prange), which cost tens
+to hundreds of microseconds to start on this 2-core machine, would lose to one thread; deeper
+networks run on one.
+Measured by `bench all` here (runs 5bcc and e697): 0.052 s an epoch with two threads against 0.073 and
+0.075 s with one.
 
 Kernels are cached on disk (cache=True): only the first process to use a configuration compiles it,
 and `warmup` does that before any timing.
