@@ -28,8 +28,8 @@ exchanging only their parts of z2, behind one spinning barrier per batch (`_trai
 `Crew`). A batch of 10 is ~10 us of work, so numba's own parallel regions (prange), which cost tens
 to hundreds of microseconds to start on this 2-core machine, would lose to one thread; deeper
 networks run on one.
-Measured by `bench all` here (runs 5bcc and e697): 0.052 s an epoch with two threads against 0.073 and
-0.075 s with one.
+Measured by `bench all` here (four runs): 0.052-0.053 s an epoch with two threads against 0.071-0.075 s
+with one.
 
 Kernels are cached on disk (cache=True): only the first process to use a configuration compiles it,
 and `warmup` does that before any timing.
@@ -212,9 +212,9 @@ def _split(n1: int, T: int) -> list[tuple[int, int]]:
     Why not 18 and 18: 18 rows of W1 are 4 blocks of 4 and 2 rows that `_affine` takes apart, more
     slowly a row; and here thread 0, the calling thread, ran the same work faster than the helper
     thread in nearly all of some 30 profiled runs, whichever CPU each was pinned to and whichever
-    units or buffers each had (the cause is unknown). Measured, B/A of the epochs' median in one
-    process, two threads, 30 epochs each, models loaded anew every epoch: 20/16 against 18/18
-    0.953, 0.954, 0.948 (three runs); 24/12 against 20/16 1.072, 1.070 (two)."""
+    units or buffers each had (the cause is unknown). Measured: `bench ab` of 20/16 against 18/18,
+    two threads, 30 epochs each, B/A 0.943, 0.942; in a one-off harness that also reloads the models
+    every epoch, 0.953, 0.954, 0.948, and 24/12 against 20/16 1.072, 1.070."""
     bounds = [0]
     for t in range(1, T):
         cut = int(n1 * t / T / SPLIT_STEP + 0.5) * SPLIT_STEP

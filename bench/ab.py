@@ -80,8 +80,8 @@ def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
 
     Before each epoch but the first, every side's model is loaded anew from its weights and warmed up,
     untimed: new memory for its arrays, new threads. Where a model's arrays land can make every epoch
-    of it several percent slower (numba, one thread: one model in about 24 ran ~10% slower than the
-    others in the same process, its code shared); with one model a side for the whole comparison,
+    of it several percent slower (numba, one thread, 6 models round-robin in each of 7 processes: 2 of
+    the 42 ran ~10% slower than the others, their code shared); with one model a side for the whole comparison,
     numba against a copy of its own module at two threads gave B/A 0.987, 0.999, 0.893, 1.000, 0.995,
     1.004, 0.993 (30 epochs each), and with a new model every epoch 0.997, 1.001, 1.006, 0.980,
     0.999, 0.994, 1.007, 1.005. The price: each epoch is a fresh model's first, a little slower than

@@ -51,7 +51,8 @@ def test_waits_until_the_passes_stop(tmp_path):
     reporter.start()
     settled = environment.settle(10, quiet_s=0.3, poll_s=0.01, root=root)
     reporter.join()
-    assert settled.quiet and settled.changes == 3
+    # 3 passes, seen as 1 (a poll delayed on a busy machine) to 6 (a poll between a pass's two writes)
+    assert settled.quiet and 1 <= settled.changes <= 6
     assert settled.waited_s >= 0.45 + 0.3  # the last pass, then a quiet period
     assert "waited" in settled.describe()
 
