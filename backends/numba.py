@@ -27,9 +27,8 @@ each owning a share of the hidden units cut in fours (`_split`: rows of W1, colu
 exchanging only their parts of z2, behind one spinning barrier per batch (`_train_one_hidden_shared`,
 `Crew`). A batch of 10 is ~10 us of work, so numba's own parallel regions (prange), which cost tens
 to hundreds of microseconds to start on this 2-core machine, would lose to one thread; deeper
-networks run on one.
-Measured by `bench all` here (four runs): 0.052-0.053 s an epoch with two threads against 0.071-0.075 s
-with one.
+networks run on one. Measured by `bench all` here (four runs): 0.052-0.053 s an epoch with two
+threads against 0.071-0.075 s with one.
 
 Kernels are cached on disk (cache=True): only the first process to use a configuration compiles it,
 and `warmup` does that before any timing.

@@ -87,7 +87,7 @@ def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
     0.999, 0.994, 1.007, 1.005. The price: each epoch is a fresh model's first, a little slower than
     a long run's (numba two threads: 0.0549 s against 0.0531). Reloading changes no number:
     `load(weights(model))` is the same model."""
-    from core.driver import prepare, timed_train
+    from core.driver import prepare, reloaded, timed_train
     from core.environment import settle
     from core.spec import epoch_order
 
@@ -101,7 +101,7 @@ def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
         for side, ready in runs if epoch % 2 else runs[::-1]:  # neither side always goes first
             if epoch > 1:
                 with _blame(side, "load/warmup"):
-                    ready.model = _reloaded(side, ready, spec)
+                    ready.model = reloaded(side.backend, ready.model, ready.train_data, spec, side.dtype)
             with _blame(side, "train"):
                 side.seconds.append(timed_train(side.backend, ready.model, ready.train_data, rows, spec))
     for side, ready in runs:
@@ -109,14 +109,6 @@ def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
             side.weights = side.backend.weights(ready.model)
             side.accuracy = float((side.backend.predict(ready.model, ready.test_data) == mnist.test_labels).mean())
     return settled
-
-
-def _reloaded(side: Side, ready, spec):
-    """The side's model loaded anew from its weights and warmed up: the same numbers in new arrays."""
-    model = side.backend.load(side.backend.weights(ready.model), spec, side.dtype)
-    if hasattr(side.backend, "warmup"):
-        side.backend.warmup(model, ready.train_data)
-    return model
 
 
 def cmd_ab(args) -> int:

@@ -4,10 +4,9 @@ It holds no math. Per DESIGN.md's timing rules, `train_s` covers `backend.train`
 and nothing else; setup (weights and data into the backend's form), warm-up/compilation and
 evaluation are timed apart. With `settle_s`, it first waits for the kernel to finish returning freed
 memory to the hypervisor (core.environment.settle), whose passes would stall the first epochs, and
-then trains a copy of the model for a second, untimed (see `spin_up`). With a
-time budget, a backend too slow for full epochs is timed on the first batches of each epoch and its
-epoch time extrapolated; such rows say so and from how many samples, and their accuracy is what that
-partial training reached.
+then trains a copy of the model for a second, untimed (see `spin_up`). With a time budget, a backend
+too slow for full epochs is timed on the first batches of each epoch and its epoch time extrapolated;
+such rows say so and from how many samples, and their accuracy is what that partial training reached.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import numpy as np
 from tqdm import tqdm
 
 from core import environment
-from core.environment import settle
 from core.mnist import Mnist
 from core.spec import Spec, epoch_order, initial_weights
 
@@ -115,6 +113,15 @@ def prepare(backend, spec: Spec, mnist: Mnist, dtype: str) -> Prepared:
     return Prepared(model, train_data, test_data, setup_s, perf_counter() - t0)
 
 
+def reloaded(backend, model, data, spec: Spec, dtype: str):
+    """`model` loaded anew from its weights and warmed up on `data`: the same numbers in new arrays
+    (and, for a backend with threads, new threads); `model` is left as it was."""
+    copy = backend.load(backend.weights(model), spec, dtype)
+    if hasattr(backend, "warmup"):
+        backend.warmup(copy, data)
+    return copy
+
+
 def spin_up(backend, model, data, rows: np.ndarray, spec: Spec, dtype: str, seconds: float) -> float:
     """Train a copy of `model` (loaded from its weights, warmed up) on `rows` for about `seconds`,
     untimed, and return how long that took; the model itself is left as it was.
@@ -125,9 +132,7 @@ def spin_up(backend, model, data, rows: np.ndarray, spec: Spec, dtype: str, seco
     in 5 of 5 runs; with 0.2 s of this first: 58 and 51 ms; 0.5 s: 52, 52; 1 s: 53, 53, 52. One-thread
     numba and two-thread numpy (whose second BLAS thread idles at batch 10) showed no slow start in
     these runs, with or without it. The cause was not found."""
-    copy = backend.load(backend.weights(model), spec, dtype)
-    if hasattr(backend, "warmup"):
-        backend.warmup(copy, data)
+    copy = reloaded(backend, model, data, spec, dtype)
     started, start = perf_counter(), 0
     while perf_counter() - started < seconds:
         backend.train(copy, data, rows[start : start + SPIN_UP_ROWS], spec.batch_size, spec.lr)
@@ -167,7 +172,7 @@ def train_backend(
     model = run.model = ready.model
     train_data, test_data = ready.train_data, ready.test_data
     run.setup_s, run.compile_s = ready.setup_s, ready.compile_s
-    run.settled = settle(settle_s)
+    run.settled = environment.settle(settle_s)
     if settle_s > 0:
         run.spun_up_s = spin_up(backend, model, train_data, epoch_order(spec.seed, 1, n), spec, dtype,
                                  environment.SPIN_UP_S)  # fmt: skip
