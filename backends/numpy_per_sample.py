@@ -3,15 +3,16 @@
 The shape of the seed program and of Nielsen's book: for each (x, y) of a mini-batch, a forward pass
 of matrix-vector products, a backward pass that adds this sample's gradient into `grad_W`, `grad_b`
 (Nielsen's `nabla_w`, `nabla_b`), and after the batch one SGD step. numpy does every vector operation,
-but the loop over samples is Python, so the figure shows what that loop costs next to backends/numpy.py,
-which hands the whole batch to BLAS as one matrix product per layer. The gradient accumulators and
-the outer-product scratch are allocated once per model; the forward and backward vectors of each
-sample are fresh arrays, as in the book. Prediction also runs one sample at a time (Nielsen's
-`feedforward` in `evaluate`). No other shortcut and no handicap.
+but the loop over samples is Python, so the figure shows what that loop costs next to
+backends/numpy_plain.py, which hands the whole batch to BLAS as one matrix product per layer. The
+gradient accumulators and the outer-product scratch are allocated once per model; the forward and
+backward vectors of each sample are fresh arrays, as in the book. Prediction also runs one sample at
+a time (Nielsen's `feedforward` in `evaluate`). No other shortcut (no flush-to-zero, nothing
+machine-specific) and no handicap.
 
-Layers are numbered as in DESIGN.md and backends/numpy.py: `W[1]`, `z[1]`, `a[1]`, `delta[2]`...
+Layers are numbered as in the design and backends/numpy_plain.py: `W[1]`, `z[1]`, `a[1]`, `delta[2]`...
 with `a[0]` the input; index 0 of `W`, `b` and `delta` is unused. Nielsen's vectors are columns
-(`z = w a + b`); here a sample is a 1-D vector, so `z_l = W_l a_{l-1} + b_l` is DESIGN.md's
+(`z = w a + b`); here a sample is a 1-D vector, so `z_l = W_l a_{l-1} + b_l` is the design's
 `a_{l-1} W_l^T + b_l` for one row, and `grad_W_l` gains the outer product `delta_l a_{l-1}^T`.
 """
 
@@ -22,30 +23,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backends import numpy as batched
+from backends import numpy_plain
+from backends.numpy_plain import Data
 
-weights = batched.weights  # it reads model.W and model.b, lists this Model has too (the batched one holds views)
+# the data, and the weights handed back, as numpy-plain has them: only the math differs
+load_data, weights = numpy_plain.load_data, numpy_plain.weights
 
 name = "numpy-per-sample"
+tier = "plain"
 summary = "numpy vectors, backpropagating one sample at a time in a Python loop (Nielsen's network.py)"
-threaded = False  # one sample's matrix-vector products are too small for BLAS to split: 2.51 s/epoch
-# with 1 and with 2 threads (bench run --epochs 2 --threads 1, then 2)
+threaded = False  # one sample's matrix-vector products are too small for BLAS to split among threads
 dtypes = ("float32", "float64")
 
 
 def available() -> str | None:
     return None
-
-
-@dataclass
-class Data:
-    X: np.ndarray  # [n, 784] pixels / 255: x of each sample is a row
-    Y: np.ndarray  # [n, 10] one-hot
-
-
-def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
-    X = images.astype(dtype) / np.asarray(255, dtype)
-    return Data(np.ascontiguousarray(X), np.eye(10, dtype=dtype)[labels])
 
 
 @dataclass
@@ -138,7 +130,7 @@ def _update_mini_batch(m: Model, X: np.ndarray, Y: np.ndarray, batch: list, lr: 
 
 def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
     rows = np.asarray(rows).tolist()  # Python ints index a row faster than numpy scalars
-    with np.errstate(over="ignore"), batched.flush_subnormals():  # as backends/numpy.py, and why
+    with np.errstate(over="ignore"):  # sigmoid's e^-z overflows to inf for z << 0 (see _f)
         for start in range(0, len(rows), batch_size):
             _update_mini_batch(model, data.X, data.Y, rows[start : start + batch_size], lr)
 

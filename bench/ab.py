@@ -1,13 +1,14 @@
 """`bench ab A B`: two backends, or two versions of one, timed side by side in one process.
 
-On a shared machine, separate processes running identical code can differ by several percent (up to
-10% here), more than most changes to a kernel are worth. `bench ab` loads both into one process, gives
-each its own model from the same initial weights, and trains both on the same batches, alternating
-epochs (A then B, then B then A, ...), so that both meet the same machine, and loads each side's model
-anew before every epoch, so that neither keeps a lucky or unlucky place in memory (see `side_by_side`).
-The figure to read is the median over epochs of B's epoch time over A's, measured in the same moment.
-A and B are backend names (`bench list`) or paths to backend modules, e.g. a copy of backends/numba.py
-being edited; the same one twice measures the method's own resolution. Nothing is written to results/.
+On a shared machine, separate processes running identical code can land several percent apart, more
+than most changes to a kernel are worth (docs/timing.md has the measurements). `bench ab` loads both
+into one process, gives each its own model from the same initial weights, and trains both on the same
+batches, alternating epochs (A then B, then B then A, ...), so that both meet the same machine, and
+loads each side's model anew before every epoch, so that neither keeps a lucky or unlucky place in
+memory (see `side_by_side`). The figure to read is the median over epochs of B's epoch time over A's,
+measured in the same moment. A and B are backend names (`bench list`) or paths to backend modules,
+e.g. a copy of a tuned backend being edited; the same one twice measures the method's own resolution.
+Nothing is written to results/.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bench.options import settle_option, spec_from_args, spec_options
 from core.errors import BackendError, UserError
 
 
-def add_commands(sub) -> None:
+def add_command(sub) -> None:
     p = sub.add_parser("ab", help="time two backends, or two versions of one, side by side in one process",
                        description="Train A and B in one process on the same batches, epochs alternating, and "
                                    "print B's epoch time over A's; --epochs is for each side.")  # fmt: skip
@@ -80,13 +81,10 @@ def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
 
     Before each epoch but the first, every side's model is loaded anew from its weights and warmed up,
     untimed: new memory for its arrays, new threads. Where a model's arrays land can make every epoch
-    of it several percent slower (numba, one thread, 6 models round-robin in each of 7 processes: 2 of
-    the 42 ran ~10% slower than the others, their code shared); with one model a side for the whole comparison,
-    numba against a copy of its own module at two threads gave B/A 0.987, 0.999, 0.893, 1.000, 0.995,
-    1.004, 0.993 (30 epochs each), and with a new model every epoch 0.997, 1.001, 1.006, 0.980,
-    0.999, 0.994, 1.007, 1.005. The price: each epoch is a fresh model's first, a little slower than
-    a long run's (numba two threads: 0.0549 s against 0.0531). Reloading changes no number:
-    `load(weights(model))` is the same model."""
+    of it several percent slower, so one model a side for the whole comparison can skew B/A; a new
+    one every epoch spreads that luck over both sides (the runs that showed it: docs/timing.md). The
+    price is that each epoch is a fresh model's first, a little slower than in a long run. Reloading
+    changes no number: `load(weights(model))` is the same model."""
     from core.driver import prepare, reloaded, timed_train
     from core.environment import settle
     from core.spec import epoch_order

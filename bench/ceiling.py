@@ -14,8 +14,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import pandas as pd
-
 from bench.options import DEFAULT_RESULTS, number, settle_option, thread_list
 from core.ceiling import CEILING_COLUMNS, DEFAULT_N, DEFAULT_REPEATS
 
@@ -99,6 +97,8 @@ def read_ceiling(results: Path, run_id: str) -> dict[tuple[str, int], tuple[floa
     path = Path(results) / "ceiling.csv"
     if not path.exists():
         return {}
-    df = pd.read_csv(path, dtype={"run_id": str, "dtype": str})
+    from core.results import read_csv
+
+    df = read_csv(path, ("run_id", "dtype", "threads", "gflops", "n"), dtype={"run_id": str, "dtype": str})
     rows = df[(df["run_id"] == run_id) & df["gflops"].notna()]
     return {(r.dtype, int(r.threads)): (float(r.gflops), int(r.n)) for r in rows.itertuples()}

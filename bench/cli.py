@@ -1,199 +1,134 @@
-"""The command line: `python -m bench COMMAND`. Parsing and printing only; the work lives in core/."""
+"""The command line: `python -m bench COMMAND` (or `mnist-bench COMMAND`). Each command lives in a module
+of its own that registers it (`add_command`); this one builds the parser and turns what escapes a
+command into one line and an exit code: 2 for a user's error, 1 for the machine's, 128 + N for signal N."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
-from datetime import UTC, datetime
-from pathlib import Path
 
-from bench.options import Parser, data_options, number, settle_option, spec_from_args, spec_options
+from bench.options import Parser, program_name
 from core.errors import UserError
+
+COMMANDS = ("catalog", "run", "compare", "report", "check", "ab", "evaluate", "show", "plots", "ceiling", "scaling",
+            "sweep")  # modules of bench/, in the order of `--help`
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="bench", description="Train one MNIST MLP on interchangeable numeric backends and time them.")
+    import importlib
+
+    parser = Parser(prog=program_name(), description="Train one MNIST MLP on interchangeable numeric backends and time them.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-
-    p = sub.add_parser("list", help="show every backend, its dtypes, and why it is unavailable")
-    p.set_defaults(func=cmd_list)
-
-    p = sub.add_parser("data", help="fetch and verify MNIST and say where it is")
-    data_options(p)
-    p.set_defaults(func=cmd_data)
-
-    p = sub.add_parser("run", help="train one backend and append its results")
-    p.add_argument("--backend", default="numpy", help="backend name (see: bench list)")
-    p.add_argument("--dtype", help="the backend's dtype (default: its first)")
-    spec_options(p)
-    p.add_argument("--budget", type=number(float, 1), help="seconds; extrapolate epochs that do not fit")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    settle_option(p, spin_up=True)
-    p.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.npz) to PATH")
-    p.add_argument("--snapshot-every", type=number(int, 1), metavar="N",
-                   help="with --save: also save the weights after epoch 0 and every N epochs as PATH.epochNN.npz")  # fmt: skip
-    p.add_argument("--force", action="store_true", help="let --save replace existing model files")
-    p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `bench all` to group its backends
-    p.add_argument("--summary-json", type=Path, help=argparse.SUPPRESS)  # `bench all` writes the summary
-    p.set_defaults(func=cmd_run)
-
-    from bench import ab, compare, evaluate, show, sweep
-
-    compare.add_commands(sub)
-    ab.add_commands(sub)
-    evaluate.add_commands(sub)
-    show.add_commands(sub)
-    sweep.add_commands(sub)
+    for name in COMMANDS:
+        module = importlib.import_module(f"bench.{name}")
+        module.add_command(sub)
+    for action in sub._choices_actions:  # a command's --help opens with what the list of commands says of it
+        command = sub.choices[action.dest]
+        command.description = command.description or action.help
     return parser
 
 
-# ---------------------------------------------------------------- commands
-def cmd_list(args) -> int:
-    from tabulate import tabulate
+class _PipeSafe:
+    """Standard output that, once it cannot be written (its reader has gone, as in `bench run ... | head -1`,
+    or its device is full), drops what is printed instead of raising, so that the run goes on to record
+    its results; `failed` says why, for one line at the end."""
 
-    from core.backend import discover
+    def __init__(self, stream):
+        self._stream, self.failed = stream, None
 
-    rows = [(e.name, ", ".join(e.dtypes), "yes" if not e.problem else f"no: {e.problem}", e.summary)
-            for e in discover().values()]  # fmt: skip
-    print(tabulate(rows, headers=["backend", "dtypes", "available", "what it is"]))
-    return 0
+    def write(self, text):
+        if self.failed is None:
+            try:
+                return self._stream.write(text)
+            except OSError as exc:
+                self._close(exc)
+        return len(text)
 
+    def flush(self):
+        if self.failed is None:
+            try:
+                self._stream.flush()
+            except OSError as exc:
+                self._close(exc)
 
-def cmd_data(args) -> int:
-    from time import perf_counter
+    def _close(self, exc: OSError):
+        self.failed = exc
+        try:  # and the interpreter's own flush at exit finds nothing to write
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        except (OSError, ValueError):
+            pass
 
-    from core.mnist import load_mnist
-
-    t0 = perf_counter()
-    mnist = load_mnist(args.data_dir, verify=not args.unverified)
-    print(f"MNIST: {len(mnist.train_labels):,} training and {len(mnist.test_labels):,} test images, "
-          f"verified, from {mnist.source} in {perf_counter() - t0:.2f} s (digest {mnist.digest})")  # fmt: skip
-    return 0
-
-
-def _epoch_line(run, e) -> str:
-    how = f" (extrapolated from {e.samples_timed:,} samples)" if e.extrapolated else ""
-    flag = "  DIVERGED" if e.status == "diverged" else ""
-    return (f"epoch {e.epoch:>2}/{run.spec.epochs}: {e.train_s:8.3f} s{how}  "
-            f"{e.test_correct:>5} / {e.test_total}  {100 * e.test_accuracy:6.2f}%  (eval {e.eval_s:.3f} s){flag}")  # fmt: skip
-
-
-def cmd_run(args) -> int:
-    from core import environment, results
-    from core.backend import check_supports, get_backend, resolve_dtype
-    from core.driver import train_backend
-    from core.mnist import load_mnist
-    from core.spec import flops_per_sample, initial_weights
-
-    try:
-        spec_from_args(args)  # a bad option is reported before any data is fetched
-        backend = get_backend(args.backend)
-        dtype = resolve_dtype(backend, args.dtype)
-        mnist = load_mnist(args.data_dir, verify=not args.unverified)
-        spec = spec_from_args(args, n_train=len(mnist.train_labels))
-        check_supports(backend, spec)
-    except UserError as exc:
-        _write_summary_json(args, {"status": "failed", "note": str(exc)})
-        raise
-    run_id = args.run_id or results.new_run_id()
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    epochs_csv, summary_csv = args.results / "epochs.csv", args.results / "summary.csv"
-    saver = _run_saver(args, spec, backend, dtype, mnist, run_id)  # refuses an existing file before training
-
-    def on_ready(run):
-        said = [run.settled.describe()] if run.settled else []
-        if run.spun_up_s:
-            said.append(
-                f"trained a copy of the model for {run.spun_up_s:.1f} s (untimed) to bring the cores up to speed"
-            )
-        if said:
-            print(f"before epoch 1: {'; then '.join(said)}", flush=True)
-
-    def on_epoch(run, e):
-        print(_epoch_line(run, e), flush=True)
-        results.append_rows(epochs_csv, results.EPOCH_COLUMNS, [results.epoch_row(run_id, run, e, args.threads)])
-        if saver:
-            saver.epoch(e, backend.weights(run.model))
-
-    with environment.limit_threads(args.threads):
-        env = environment.capture()
-        print(f"{backend.name} {dtype}, {args.threads} thread(s), layers {spec.layers_str}, {spec.activation}, "
-              f"{spec.loss}, batch {spec.batch_size}, lr {spec.lr}, {spec.epochs} epochs, seed {spec.seed}; "
-              f"MNIST from {mnist.source}; BLAS {env['blas']}; run {run_id}", flush=True)  # fmt: skip
-        if saver:
-            saver.initial(initial_weights(spec), len(mnist.train_labels))
-        try:
-            run = train_backend(backend, spec, mnist, dtype, budget_s=args.budget, on_epoch=on_epoch,
-                                progress=not args.quiet and sys.stderr.isatty(), settle_s=args.settle,
-                                on_ready=on_ready)  # fmt: skip
-        except Exception as exc:  # a backend that raises is reported as failed, with its reason
-            _write_summary_json(args, {"status": "failed", "note": f"{type(exc).__name__}: {exc}"})
-            raise
-    print(f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
-          f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}")  # fmt: skip
-    if saver:
-        _save_final(saver, run)
-    flops = flops_per_sample(spec.layers, spec.batch_size) * len(mnist.train_labels)
-    row = results.summary_row(run_id, started, run, args.threads, env, flops)
-    if args.summary_json:
-        _write_summary_json(args, row)
-    else:
-        results.fill_speedups([row])
-        results.append_rows(summary_csv, results.SUMMARY_COLUMNS, [row])
-        print(f"appended to {epochs_csv} and {summary_csv}")
-    return {"ok": 0, "budget": 0, "interrupted": 130}.get(run.status, 1)
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
-def _run_saver(args, spec, backend, dtype, mnist, run_id):
-    """The RunSaver for --save, after checking that it would replace nothing; None without --save."""
-    from core.persist import RunSaver
+def _interrupt_on(*signals) -> None:
+    """SIGTERM and SIGHUP end a command as Ctrl-C does: finished epochs are recorded and children stopped."""
+    import signal
 
-    if args.snapshot_every and not args.save:
-        raise UserError("--snapshot-every needs --save PATH: snapshots are named after the model file")
-    if not args.save:
-        return None
-    saver = RunSaver(args.save, spec, backend=backend.name, dtype=dtype, data_digest=mnist.digest, run_id=run_id,
-                     every=args.snapshot_every, force=args.force)  # fmt: skip
-    saver.check()
-    return saver
+    def handler(signum, frame):
+        INTERRUPTED_BY.append(signum)
+        raise KeyboardInterrupt
 
-
-def _save_final(saver, run) -> None:
-    path = saver.final(run.status)
-    if path is None:
-        print("no epoch finished: no model saved")
-        return
-    record = saver.latest[0]
-    snapshots = f"; {len(saver.written) - 1} snapshots beside it" if len(saver.written) > 1 else ""
-    print(f"saved the model after epoch {record.epoch} ({100 * record.test_accuracy:.2f}% test accuracy, "
-          f"{run.status}) to {path}{snapshots}")  # fmt: skip
+    for name in signals:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
 
 
-def _write_summary_json(args, row: dict) -> None:
-    path = getattr(args, "summary_json", None)
-    if path:
-        path.write_text(json.dumps(row, default=str))
+INTERRUPTED_BY: list[int] = []  # the signals that ended this process, other than SIGINT
+
+# errno values that mean the user named a place that cannot be used (exit 2); others are the machine's (exit 1)
+_USER_ERRNOS = {"EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR", "EISDIR", "ENAMETOOLONG", "EEXIST", "ELOOP"}
+
+
+def _os_error_line(exc: OSError) -> tuple[str, int]:
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    where = f" ({exc.filename})" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    if name == "ENOSPC":
+        return f"the disk is full{where}; free space, or pass --results DIR on another disk", 1
+    if name in _USER_ERRNOS:
+        return f"{what}{where}; choose another path or fix its permissions", 2
+    return f"{what}{where}", 1
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"
+    sys.stdout = out = _PipeSafe(sys.stdout)
+    _interrupt_on("SIGTERM", "SIGHUP")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        out.flush()
+        if out.failed is not None and not isinstance(out.failed, BrokenPipeError):
+            line, _ = _os_error_line(out.failed)
+            print(f"error: standard output: {line}", file=sys.stderr)
+            return 1
+        return code
     except UserError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {str(exc).replace('python -m bench', parser.prog)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished epochs are saved", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `bench list | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + INTERRUPTED_BY[0] if INTERRUPTED_BY else 130
+    except MemoryError:
+        if args.debug:
+            raise
+        print("error: out of memory; try a smaller --layers, --batch-size or fewer --epochs with "
+              "--snapshot-every", file=sys.stderr)  # fmt: skip
         return 1
+    except OSError as exc:
+        if args.debug:
+            raise
+        line, code = _os_error_line(exc)
+        print(f"error: {line}", file=sys.stderr)
+        return code

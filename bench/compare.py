@@ -1,4 +1,4 @@
-"""`bench check` and `bench all`: proof of sameness, and every backend timed side by side."""
+"""`bench all`: every backend, each in a fresh process, timed side by side and compared."""
 
 from __future__ import annotations
 
@@ -12,74 +12,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.options import number, settle_option, spec_from_args, spec_options
+from core.backend import TIERS
 
-DEFAULT_BUDGET_S = 150.0  # per backend; the pure-Python one cannot train 30 full epochs in it
+TRAINING_S = 420.0  # by default `bench all` shares this many seconds of training among its rows
 QUICK = {"epochs": 1, "budget": 5.0}
 CEILING_QUICK = ["--n", "1024", "--repeats", "3"]  # a smaller product, still at the BLAS's peak here
 
 
-def add_commands(sub) -> None:
+def add_command(sub) -> None:
     p = sub.add_parser("all", help="run every available backend, each in a fresh process, and compare them")
     p.add_argument("--backends", help="comma-separated backend names (default: every available one)")
+    p.add_argument("--tier", choices=TIERS, help="only the backends of this tier (default: both)")
     spec_options(p, several_threads=True)
-    p.add_argument("--budget", type=number(float, 1), default=DEFAULT_BUDGET_S,
-                   help="seconds per backend; a backend too slow for full epochs is timed on the first batches "
-                        "of each epoch and extrapolated (default %(default)s)")  # fmt: skip
-    p.add_argument("--full", action="store_true", help="no budget: train every backend on full epochs")
-    p.add_argument("--quick", action="store_true", help="a smoke run in seconds: 1 epoch, 5 s budget per backend")
+    p.add_argument("--budget", type=number(float, 1),
+                   help="seconds per row; a backend too slow for full epochs is timed on the first batches "
+                        f"of each epoch and extrapolated (default: {TRAINING_S:.0f} s shared among the rows)")  # fmt: skip
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--full", action="store_true", help="no budget: train every backend on full epochs")
+    length.add_argument("--quick", action="store_true", help="a smoke run in seconds: 1 epoch, 5 s budget per backend")
     settle_option(p, spin_up=True)
     p.set_defaults(func=cmd_all)
 
-    p = sub.add_parser("report", help="print the comparison table of a run from results/summary.csv")
-    p.add_argument("run_id", nargs="?", help="default: the latest run")
-    p.add_argument("--results", type=Path, default=Path("results"))
-    p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("check", help="prove a backend matches the float64 numpy reference")
-    p.add_argument("name", help="backend name (see: bench list)")
-    p.add_argument("--dtype", help="one dtype (default: every dtype the backend supports)")
-    p.add_argument("--threads", type=number(int, 1), default=1,
-                   help="BLAS and numba threads (default 1, as bench run); numba shares batches among threads")  # fmt: skip
-    p.set_defaults(func=cmd_check)
-
-    add_analysis_commands(sub)
-
-
-def add_analysis_commands(sub) -> None:
-    """`bench plot`, `bench ceiling` and `bench scaling`: each module registers its own command."""
-    from bench import ceiling, plots, scaling
-
-    plots.add_command(sub)
-    ceiling.add_command(sub)
-    scaling.add_command(sub)
-
-
-def cmd_check(args) -> int:
-    from tabulate import tabulate
-
-    from core.backend import get_backend, resolve_dtype
-    from core.conformance import TOLERANCE, check, configurations
-    from core.environment import limit_threads
-
-    backend = get_backend(args.name)
-    dtypes = [resolve_dtype(backend, args.dtype)] if args.dtype else list(backend.dtypes)
-    rows, failed = [], 0
-    for dtype in dtypes:
-        for spec in configurations():
-            with limit_threads(args.threads):
-                r = check(backend, spec, dtype)
-            config = f"{spec.layers_str} {spec.activation} {spec.loss}"
-            if r.declined:
-                rows.append((dtype, config, "declined", "", "", r.declined))
-                continue
-            worst = max(r.errors, key=lambda e: e[1])
-            failed += not r.passed
-            rows.append((dtype, config, "pass" if r.passed else "FAIL", f"{worst[1]:.1e} ({worst[0]})",
-                         f"{100 * r.agreement:.1f}%", f"tolerance {TOLERANCE[dtype]:.0e}"))  # fmt: skip
-    print(tabulate(rows, headers=["dtype", "configuration", "result", "largest error", "same predictions", ""]))
-    who = f"{backend.name} with {args.threads} threads" if args.threads > 1 else backend.name
-    print(f"{who}: {'FAILED ' + str(failed) + ' configuration(s)' if failed else 'matches the reference'}")
-    return 1 if failed else 0
 
 
 def _child_command(args, backend: str, threads: int, run_id: str, summary_json: Path, budget) -> list[str]:
@@ -98,11 +51,16 @@ def _child_command(args, backend: str, threads: int, run_id: str, summary_json: 
 
 
 def _run_child(cmd: list[str]) -> tuple[int, bool]:
-    """Run one backend's process; on Ctrl-C give it time to save its finished epochs."""
+    """Run one backend's process; on Ctrl-C (which its process gets too, from the terminal) or a SIGTERM or
+    SIGHUP to this one (passed on to it), give it time to save its finished epochs."""
+    from bench.cli import INTERRUPTED_BY
+
     proc = subprocess.Popen(cmd)
     try:
         return proc.wait(), False
     except KeyboardInterrupt:
+        if INTERRUPTED_BY:
+            proc.send_signal(INTERRUPTED_BY[-1])
         try:
             return proc.wait(timeout=30), True
         except subprocess.TimeoutExpired:
@@ -136,36 +94,64 @@ def _write_plots(results_dir: Path, run_id: str) -> None:
     print("plots: " + ", ".join(str(p) for p in paths))
 
 
+def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
+    """The backends `bench all` runs and its rows, (name, threads): every backend at the first thread
+    count, and the tuned ones that can use threads at the others too (a plain row is a first attempt)."""
+    from core.backend import unknown_backend
+    from core.errors import UserError
+
+    if args.backends is not None:
+        names = [n.strip() for n in args.backends.split(",") if n.strip()]
+        if not names:
+            raise UserError("--backends names no backend; give names such as numpy-plain,numba-tuned "
+                            "(see: python -m bench list)")  # fmt: skip
+        unknown = [n for n in names if n not in registry]
+        if unknown:
+            raise UserError(unknown_backend(unknown[0], registry))
+    else:
+        names = [n for n, e in registry.items() if not e.problem]
+    if args.tier:
+        names = [n for n in names if registry[n].tier == args.tier]
+        if not names:
+            raise UserError(f"no backend of tier {args.tier} is selected (see: python -m bench list)")
+    names.sort(key=lambda n: (registry[n].substrate, registry[n].tier, n))
+    jobs = [(name, threads) for threads in args.threads for name in names
+            if threads == args.threads[0] or (registry[name].threaded and registry[name].tier == "tuned")]  # fmt: skip
+    return names, jobs
+
+
 def cmd_all(args) -> int:
     from bench import report
+    from bench.cli import INTERRUPTED_BY
     from core import results
     from core.backend import discover
-    from core.errors import UserError
+    from core.environment import check_threads
     from core.mnist import load_mnist
 
     if args.quick:
         args.epochs, args.budget = QUICK["epochs"], QUICK["budget"]
-    budget = None if args.full else args.budget
     spec_from_args(args)  # a bad option is reported before anything runs
+    for threads in args.threads:
+        check_threads(threads)
     registry = discover()
-    names = args.backends.split(",") if args.backends else [n for n, e in registry.items() if not e.problem]
-    unknown = [n for n in names if n not in registry]
-    if unknown:
-        raise UserError(f"unknown backend {unknown[0]!r}; known: {', '.join(registry)} (see: python -m bench list)")
+    _, jobs = plan(args, registry)
+    budget = None if args.full else args.budget or TRAINING_S / len(jobs)
+    print(f"{len(jobs)} rows: {', '.join(f'{n} ({t}t)' for n, t in jobs)}; "
+          + ("full epochs, no time budget" if budget is None else f"a time budget of {budget:.0f} s each"))
     load_mnist(args.data_dir, verify=not args.unverified)  # fetch once, before the children need it
 
     run_id = results.new_run_id()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     _measure_ceiling(args, run_id)
     rows, interrupted = [], False
-    jobs = [(name, threads) for threads in args.threads for name in names
-            if threads == args.threads[0] or registry[name].threaded]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, threads) in enumerate(jobs, start=1):
             print(f"\n== {name}, {threads} thread(s) ({i} of {len(jobs)}) ==", flush=True)
             base = {"run_id": run_id, "started_utc": started, "backend": name, "threads": threads,
                     "layers": args.layers, "activation": args.activation, "loss": args.loss, "init": args.init,
-                    "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}  # fmt: skip
+                    "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+                    "substrate": registry[name].substrate, "tier": registry[name].tier,
+                    "data": "UNVERIFIED" if args.unverified else "MNIST"}  # fmt: skip
             if registry[name].problem:
                 print(f"skipped: {registry[name].problem}")
                 rows.append({**base, "status": "failed", "note": f"unavailable: {registry[name].problem}"})
@@ -185,18 +171,14 @@ def cmd_all(args) -> int:
     results.fill_speedups(rows)
     results.append_rows(args.results / "summary.csv", results.SUMMARY_COLUMNS, rows)
     summary = report.read_summary(args.results, run_id)
-    print("\n" + report.render(summary))
+    print("\n" + report.render(summary, wide=False))
     report.write_markdown(summary, args.results / "comparison.md", "python -m bench " + shlex.join(sys.argv[1:]))
     print(f"\nwrote {args.results / 'comparison.md'}; every epoch is in {args.results / 'epochs.csv'}")
     _write_plots(args.results, run_id)
     if interrupted:
         print("interrupted: the table holds the backends that finished", file=sys.stderr)
-        return 130
+        return 128 + INTERRUPTED_BY[0] if INTERRUPTED_BY else 130
+    if not any(r.get("status") in ("ok", "budget") for r in rows):
+        print("error: no backend finished well (see the table's notes)", file=sys.stderr)
+        return 1
     return 1 if any(r.get("status") == "failed" for r in rows) else 0
-
-
-def cmd_report(args) -> int:
-    from bench import report
-
-    print(report.render(report.read_summary(args.results, args.run_id)))
-    return 0

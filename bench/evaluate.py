@@ -9,10 +9,10 @@ from time import perf_counter
 from bench.options import data_options
 
 
-def add_commands(sub) -> None:
+def add_command(sub) -> None:
     p = sub.add_parser("evaluate", help="recompute a saved model's test accuracy and compare it with the stored one")
     p.add_argument("model", type=Path, help="a model saved by: bench run --save PATH")
-    p.add_argument("--backend", default="numpy", help="backend to evaluate with (default %(default)s)")
+    p.add_argument("--backend", default="numpy-plain", help="backend to evaluate with (default %(default)s)")
     p.add_argument("--dtype", help="default: the dtype the model was trained in, if the backend has it")
     data_options(p)
     p.set_defaults(func=cmd_evaluate)

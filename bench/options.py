@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
 
 from core.environment import SPIN_UP_S
@@ -13,11 +14,32 @@ from core.spec import ACTIVATIONS, INITS, LOSSES, Spec, parse_layers
 DEFAULT_RESULTS = Path("results")
 
 
+def program_name() -> str:
+    """What the user typed to start us: `mnist-bench` (the installed script) or `python -m bench`."""
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m bench" if script in ("__main__.py", "", "-c") else script
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Every option's help says its default, unless it says so already or there is none to say."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if "default" in text or unset or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the fix, not a usage dump."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):
-        self.exit(2, f"error: {message} (see: python -m {self.prog} --help)\n")
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
 def number(kind, low=None):

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bench.options import DEFAULT_RESULTS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 FILES = ("epoch_seconds.png", "accuracy_by_epoch.png", "time_to_accuracy.png")
-N_TRAIN = 60_000  # train_s is always the seconds of one full 60,000-image epoch (README, results)
+N_TRAIN = 60_000  # train_s is always the seconds of one full 60,000-image epoch (docs/timing.md)
 DPI = 130
 QUOTED_COLOR = "0.45"
 EXTRAPOLATED = "extrapolated: timed on the first samples of each epoch"
@@ -47,11 +49,13 @@ def cmd_plot(args) -> int:
 # ---------------------------------------------------------------- reading the run back
 def read_epochs(results: Path, run_id: str) -> pd.DataFrame:
     from core.errors import UserError
+    from core.results import read_csv
 
     path = Path(results) / "epochs.csv"
     if not path.exists():
         raise UserError(f"{path} does not exist; run `python -m bench all` first")
-    df = pd.read_csv(path, dtype={"run_id": str, "layers": str})
+    df = read_csv(path, ("run_id", "backend", "dtype", "threads", "epoch", "train_s", "test_accuracy"),
+                  dtype={"run_id": str, "layers": str})
     return df[df["run_id"] == run_id].reset_index(drop=True)
 
 
@@ -73,7 +77,7 @@ def _machine_line(summary: pd.DataFrame) -> str:
     dtypes = ", ".join(sorted(ok["dtype"].astype(str).unique()))
     threads = sorted(int(t) for t in ok["threads"].unique())
     threads_text = _threads(threads[0]) if len(threads) == 1 else f"{', '.join(map(str, threads))} threads"
-    cores = f", {int(r['cores'])} cores" if not pd.isna(r.get("cores")) else ""
+    cores = f", {int(r['cores'])} cores" if r.get("cores") == r.get("cores") else ""  # NaN: not recorded
     return f"{r['cpu']}{cores} · {dtypes} · {threads_text} · run {r['run_id']}"
 
 
@@ -84,18 +88,38 @@ def _config_line(summary: pd.DataFrame) -> str:
             f"lr {r['lr']:g}, seed {int(r['seed'])}")  # fmt: skip
 
 
-def _styles(summary: pd.DataFrame) -> dict:
-    """{(backend, dtype, threads): (color, marker)}: one color per backend (no grey, kept for the quoted
-    rows), one marker per thread count, the same in every figure."""
+def palette() -> list:
+    """The qualitative colors of every figure: matplotlib's tab10 without its grey (kept for quoted rows)."""
     import matplotlib
 
-    palette = [c for i, c in enumerate(matplotlib.colormaps["tab10"].colors) if i != 7]
-    ok = summary[summary["dtype"].notna()]
-    backends = list(dict.fromkeys(ok["backend"]))
+    return [c for i, c in enumerate(matplotlib.colormaps["tab10"].colors) if i != 7]
+
+
+def _shades() -> list[list]:
+    """Hues of four shades each, darkest first: tab20c's and tab20b's, without tab20c's greys."""
+    import matplotlib
+
+    colors = list(matplotlib.colormaps["tab20c"].colors[:16]) + list(matplotlib.colormaps["tab20b"].colors)
+    return [colors[i : i + 4] for i in range(0, len(colors), 4)]
+
+
+def _styles(summary: pd.DataFrame) -> dict:
+    """{(backend, dtype, threads): (color, marker)}: one hue per substrate, its tuned rows dark and its
+    plain rows light; one marker per thread count; the same in every figure."""
+    from bench.report import ordered
+
+    ok = ordered(summary[summary["dtype"].notna()])
+    hues = _shades()
+    substrates = list(dict.fromkeys(ok["substrate"]))
     threads = sorted({int(t) for t in ok["threads"]})
-    return {(r.backend, r.dtype, int(r.threads)): (palette[backends.index(r.backend) % len(palette)],
-                                                    "os^Dv"[threads.index(int(r.threads)) % 5])
-            for r in ok.itertuples()}  # fmt: skip
+    styles = {}
+    for substrate, rows in ok.groupby("substrate", sort=False):
+        hue = hues[substrates.index(substrate) % len(hues)]
+        names = list(dict.fromkeys(rows.sort_values("tier", ascending=False, kind="stable")["backend"]))  # tuned first
+        for r in rows.itertuples():
+            styles[(r.backend, r.dtype, int(r.threads))] = (hue[names.index(r.backend) % 4],
+                                                            "os^Dv"[threads.index(int(r.threads)) % 5])  # fmt: skip
+    return styles
 
 
 def _layout(fig, height_in: float, top_in: float = 1.25, bottom_in: float = 0.75, left: float = 0.08,
@@ -313,11 +337,14 @@ def plot_time_to_accuracy(summary: pd.DataFrame, epochs: pd.DataFrame, path: Pat
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    from core.files import replacing
+
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=DPI)
-    plt.close(fig)
-    tmp.replace(path)  # never a half-written PNG under the real name
+    try:
+        with replacing(path, ".png") as tmp:  # never a half-written PNG under the real name
+            fig.savefig(tmp, dpi=DPI)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -31,13 +31,15 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bench.options import DEFAULT_RESULTS, data_options, int_list, number
 from bench.sweep import PRESETS, human_seconds
 from core.errors import UserError
 from core.sweep import ALL_DTYPES, DTYPES, SWEEP_FILE, parse_grid
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PRESET = "scaling"
 _DEFAULTS = parse_grid(PRESETS[PRESET].grid)
@@ -217,7 +219,7 @@ def cmd_scaling(args) -> int:
     try:
         frame = read_scaling(args.results, sid)
     except UserError:
-        if code == 130:
+        if code >= 128:
             return 130
         raise UserError(f"no cell of sweep {sid} was measured (see the lines above)") from None
     report_and_plot(frame, args.results)
@@ -227,6 +229,8 @@ def cmd_scaling(args) -> int:
 def read_scaling(results: Path, sweep: str | None = None) -> pd.DataFrame:
     """The measured cells of a scaling sweep (default: the latest sweep of 784-H-10 cells on `samples`
     images), one row per cell, from results/sweep.csv; failed cells in `frame.attrs["failed"]`."""
+    import pandas as pd
+
     from bench.sweep import read_sweep
     from core.spec import flops_per_sample
     from core.sweep import read_rows
@@ -303,6 +307,7 @@ def crossover_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def report_and_plot(frame: pd.DataFrame, results: Path) -> list[Path]:
+    import pandas as pd
     from tabulate import tabulate
 
     table = frame.pivot_table(index=["hidden", "batch_size"], columns="series", values="s_per_sample", aggfunc="last")
@@ -329,6 +334,8 @@ def report_and_plot(frame: pd.DataFrame, results: Path) -> list[Path]:
 
 
 def _subtitle(frame: pd.DataFrame) -> str:
+    import pandas as pd
+
     r = frame.iloc[0]
     dtypes = ", ".join(sorted(frame["dtype"].unique()))
     threads = int(r["threads"])
@@ -369,16 +376,14 @@ def _log_axes(ax, xs) -> None:
 
 def _figure(frame, panels, x: str, fixed: str, title, xlabel: str, what: str, against: str, path: Path) -> Path:
     """A figure of log-log panels (one per value of `fixed`), the legend and crossover notes beneath each."""
-    import matplotlib
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from bench.plots import _save
+    from bench.plots import _save, palette
 
     names = list(dict.fromkeys(frame["series"]))
     comparable = comparable_in(frame)
-    palette = [c for i, c in enumerate(matplotlib.colormaps["tab10"].colors) if i != 7]
-    colors = {s: palette[i % len(palette)] for i, s in enumerate(names)}
+    colors = {s: palette()[i % len(palette())] for i, s in enumerate(names)}
     markers = {s: "osD^vP*h"[i % 8] for i, s in enumerate(names)}
     data = [_panel(frame, x, fixed, value) for value in panels]
     n_notes = max(len(crossovers(xs, series, comparable=comparable)) for xs, series, _ in data)

@@ -2,8 +2,10 @@
 
 A backend is any object (usually a module in `backends/`) with these attributes:
 
-    name: str                   the CLI name
+    name: str                   the CLI name, `<substrate>-<tier>` by convention (numpy-plain)
     summary: str                one line for `bench list`
+    tier: str                   "plain" (what a competent user of the library writes first) or
+                                "tuned" (an expert's best that keeps this contract)
     dtypes: tuple[str, ...]     supported dtypes, the default first
     available() -> str | None   None when usable, else a short reason
     load(weights, spec, dtype)  float64 [(W, b), ...] -> a backend-native model
@@ -12,7 +14,8 @@ A backend is any object (usually a module in `backends/`) with these attributes:
     predict(model, data) -> np.ndarray   predicted class of every sample
     weights(model) -> [(W, b), ...]      float64 copies
 
-and optionally `warmup(model, data)` (JIT compilation, first BLAS call),
+and optionally `substrate: str` (the library it measures, for grouping rows; default: the name up to
+its first "-"), `warmup(model, data)` (JIT compilation, first BLAS call),
 `supports(spec) -> str | None` (None, or why it declines this configuration) and
 `threaded: bool` (default True; False when more threads cannot change its speed, so `bench all`
 times it at one thread count only).
@@ -37,7 +40,8 @@ from typing import Any
 from core.errors import BackendError
 
 ENTRY_POINT_GROUP = "mnist_bench.backends"
-REQUIRED = ("name", "summary", "dtypes", "available", "load", "load_data", "train", "predict", "weights")
+TIERS = ("plain", "tuned")
+REQUIRED = ("name", "summary", "tier", "dtypes", "available", "load", "load_data", "train", "predict", "weights")
 
 
 @dataclass
@@ -58,8 +62,20 @@ class Entry:
         return getattr(self.backend, "summary", "")
 
     @property
+    def tier(self) -> str:
+        return getattr(self.backend, "tier", "")
+
+    @property
+    def substrate(self) -> str:
+        return substrate_of(self.backend) if self.backend is not None else self.name.split("-")[0]
+
+    @property
     def threaded(self) -> bool:
         return bool(getattr(self.backend, "threaded", True))
+
+
+def substrate_of(backend) -> str:
+    return getattr(backend, "substrate", None) or backend.name.split("-")[0]
 
 
 def _entry(origin: str, fallback_name: str, load) -> Entry:
@@ -70,6 +86,8 @@ def _entry(origin: str, fallback_name: str, load) -> Entry:
     missing = [attr for attr in REQUIRED if not hasattr(backend, attr)]
     if missing:
         return Entry(fallback_name, origin, None, f"not a backend: lacks {', '.join(missing)}")
+    if backend.tier not in TIERS:
+        return Entry(backend.name, origin, None, f"not a backend: tier is {backend.tier!r}, not one of {', '.join(TIERS)}")
     try:
         problem = backend.available()
     except Exception as exc:  # noqa: BLE001
@@ -124,13 +142,19 @@ def get_backend(name: str, registry: dict[str, Entry] | None = None):
     """The usable backend called `name`, or a BackendError saying what is known or why it is unusable."""
     registry = discover() if registry is None else registry
     if name not in registry:
-        raise BackendError(
-            f"unknown backend {name!r}; known: {', '.join(registry) or 'none'} (see: python -m bench list)"
-        )
+        raise BackendError(unknown_backend(name, registry))
     entry = registry[name]
     if entry.problem:
         raise BackendError(f"backend {name!r} is unavailable: {entry.problem}")
     return entry.backend
+
+
+def unknown_backend(name: str, registry: dict[str, Entry]) -> str:
+    """The one-line error for a backend name that is not in `registry`, pointing at the likely one."""
+    tiers = [n for n, e in registry.items() if e.substrate == name]
+    if tiers:  # a name from before backends were split into tiers
+        return f"unknown backend {name!r}: each substrate now has tiers, pick one of {', '.join(tiers)}"
+    return f"unknown backend {name!r}; known: {', '.join(registry) or 'none'} (see: python -m bench list)"
 
 
 def resolve_dtype(backend, dtype: str | None) -> str:
@@ -150,3 +174,53 @@ def check_supports(backend, spec) -> None:
     reason = supports(spec) if supports else None
     if reason:
         raise BackendError(f"backend {backend.name!r} declines this configuration: {reason}")
+
+
+def _code_lines(path: Path) -> int:
+    """Lines of `path` holding code: not blank, not only a comment, not part of a docstring."""
+    import ast
+    import io
+    import tokenize
+
+    text = path.read_text()
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                docstrings.update(range(first.lineno, first.end_lineno + 1))
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER,
+            tokenize.ENCODING}  # fmt: skip
+    lines: set[int] = set()
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type not in skip:
+            lines.update(range(tok.start[0], tok.end[0] + 1))
+    return len(lines - docstrings)
+
+
+def source_files(backend) -> list[Path]:
+    """The files a backend's code is in: its module (every file of a package) and the private modules
+    of `backends` (named `_...`) that it uses."""
+    import inspect
+    import types
+
+    module = inspect.getmodule(backend) if not isinstance(backend, types.ModuleType) else backend
+    if module is None or not getattr(module, "__file__", None):
+        return []
+    path = Path(module.__file__)
+    files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+    for value in vars(module).values():
+        used = value if isinstance(value, types.ModuleType) else inspect.getmodule(value)
+        name = getattr(used, "__name__", "")
+        if name.startswith("backends._") and getattr(used, "__file__", None):
+            files.append(Path(used.__file__))
+    return list(dict.fromkeys(files))
+
+
+def lines_of_code(backend) -> int | str:
+    """Non-blank, non-comment, non-docstring lines of the backend's source files; "" where unknown."""
+    files = source_files(backend)
+    try:
+        return sum(_code_lines(f) for f in files) if files else ""
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return ""

@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from time import perf_counter
 
-import numpy as np
-
 CEILING_COLUMNS = ["run_id", "dtype", "threads", "gflops", "n", "blas", "cpu", "host", "repeats", "best_s"]
 DEFAULT_N = 2048
 DEFAULT_REPEATS = 5
@@ -24,6 +22,8 @@ def matmul_gflops(dtype: str, threads: int, n: int = DEFAULT_N, repeats: int = D
     One untimed product first (the BLAS's first call allocates its buffers and wakes its threads),
     then the best of `repeats`: on a shared machine the fastest run is the one least disturbed.
     """
+    import numpy as np
+
     from core.environment import limit_threads
 
     rng = np.random.default_rng(0)

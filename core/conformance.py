@@ -73,8 +73,8 @@ def _short_run(backend, spec: Spec, dtype: str, train, test, rows) -> tuple[list
 
 
 def check(backend, spec: Spec, dtype: str) -> CheckResult:
-    """Compare `backend` in `dtype` with the float64 numpy reference on one configuration."""
-    from backends import numpy as reference
+    """Compare `backend` in `dtype` with the float64 reference (backends/numpy_plain.py) on one configuration."""
+    from backends import numpy_plain as reference
 
     result = CheckResult(backend.name, dtype, spec)
     try:

@@ -1,6 +1,6 @@
 """The shared training driver: the same epochs, batches, timing and evaluation for every backend.
 
-It holds no math. Per DESIGN.md's timing rules, `train_s` covers `backend.train` over one epoch
+It holds no math. Per docs/timing.md, `train_s` covers `backend.train` over one epoch
 and nothing else; setup (weights and data into the backend's form), warm-up/compilation and
 evaluation are timed apart. With `settle_s`, it first waits for the kernel to finish returning freed
 memory to the hypervisor (core.environment.settle), whose passes would stall the first epochs, and
@@ -16,16 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import median
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm import tqdm
 
 from core import environment
-from core.mnist import Mnist
+from core.backend import lines_of_code, substrate_of
 from core.spec import Spec, epoch_order, initial_weights
 
-PROGRESS_CHUNKS = 50  # progress-bar updates per epoch
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from core.mnist import Mnist
+
+CALLS_PER_EPOCH = 50  # train calls an epoch: the progress bar moves between them, outside the timing
+CHANCE_ACCURACY = 0.2  # on MNIST's ten classes a network that learned nothing scores ~10%
 SPIN_UP_ROWS = 100  # rows a call while spinning up: a fraction of a second even for the pure-Python backend
 
 
@@ -53,8 +58,11 @@ class RunRecord:
     setup_s: float = math.nan
     compile_s: float = math.nan
     epochs: list[EpochRecord] = field(default_factory=list)
-    status: str = "ok"  # ok | diverged | interrupted | budget
+    status: str = "ok"  # ok | diverged | stalled | interrupted | budget
     note: str = ""
+    tier: str = ""  # the backend's: plain or tuned
+    substrate: str = ""  # the library it measures (numpy, numba, ...)
+    loc: int | str = ""  # the backend's lines of code (core.backend.lines_of_code)
     model: Any = field(default=None, repr=False, compare=False)  # the backend's model, for backend.weights()
     settled: Any = None  # core.environment.Settled: the wait for a quiet machine before epoch 1, if any
     spun_up_s: float = 0.0  # untimed training on a copy just before epoch 1 (see spin_up)
@@ -72,18 +80,22 @@ def _round_to_batches(rows: float, batch_size: int, n: int) -> int:
     return int(min(n, max(batch_size, batch_size * (int(rows) // batch_size))))
 
 
-def timed_train(backend, model, data, rows: np.ndarray, spec: Spec, bar: tqdm | None = None) -> float:
-    """Seconds spent inside backend.train over `rows`; slices are cut at batch boundaries."""
+def timed_train(
+    backend, model, data, rows: np.ndarray, spec: Spec, bar: tqdm | None = None, epoch_rows: int | None = None
+) -> float:
+    """Seconds spent inside backend.train over `rows`, called on slices of an epoch's (`epoch_rows`, default
+    len(rows)) 1 / CALLS_PER_EPOCH, cut at batch boundaries, whether or not a progress bar shows: what is
+    timed never depends on the terminal."""
     if len(rows) == 0:  # the budget probe may already have covered every row to be timed
         return 0.0
-    step = _round_to_batches(len(rows) / PROGRESS_CHUNKS, spec.batch_size, len(rows)) if bar else len(rows)
+    step = _round_to_batches((epoch_rows or len(rows)) / CALLS_PER_EPOCH, spec.batch_size, len(rows))
     seconds = 0.0
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         t0 = perf_counter()
         backend.train(model, data, chunk, spec.batch_size, spec.lr)
         seconds += perf_counter() - t0
-        if bar:
+        if bar is not None:
             bar.update(len(chunk))
     return seconds
 
@@ -126,12 +138,8 @@ def spin_up(backend, model, data, rows: np.ndarray, spec: Spec, dtype: str, seco
     """Train a copy of `model` (loaded from its weights, warmed up) on `rows` for about `seconds`,
     untimed, and return how long that took; the model itself is left as it was.
 
-    Why: after the machine has been idle (the settle wait, loading data), the first ~0.15 s of work
-    on both cores ran slow here. numba at two threads, epoch 1 right after the wait, then epochs 2-8
-    (one-off script, `prepare`, `settle`, then `timed_train` on the epoch orders): 75-89 ms then ~53
-    in 5 of 5 runs; with 0.2 s of this first: 58 and 51 ms; 0.5 s: 52, 52; 1 s: 53, 53, 52. One-thread
-    numba and two-thread numpy (whose second BLAS thread idles at batch 10) showed no slow start in
-    these runs, with or without it. The cause was not found."""
+    Why: after the machine has been idle (the settle wait, loading data), the first fraction of a second
+    of work on both cores ran slow; the measurements are in docs/timing.md."""
     copy = reloaded(backend, model, data, spec, dtype)
     started, start = perf_counter(), 0
     while perf_counter() - started < seconds:
@@ -165,7 +173,10 @@ def train_backend(
     `backend.weights(run.model)`). Ctrl-C ends the run early with status "interrupted" and returns what
     was finished.
     """
-    run = RunRecord(backend.name, dtype, spec)
+    from tqdm import tqdm
+
+    run = RunRecord(backend.name, dtype, spec, tier=getattr(backend, "tier", ""), substrate=substrate_of(backend),
+                    loc=lines_of_code(backend))  # fmt: skip
     n = len(mnist.train_labels)
 
     ready = prepare(backend, spec, mnist, dtype)
@@ -191,7 +202,7 @@ def train_backend(
             if budget_s is not None and epoch == 1:
                 # Probe ~1% of an epoch to see whether full epochs fit in the budget.
                 probe = _round_to_batches(n / 100, spec.batch_size, n)
-                seconds = timed_train(backend, model, train_data, order[:probe], spec, None)
+                seconds = timed_train(backend, model, train_data, order[:probe], spec, None, n)
                 bar.update(probe)
                 per_sample = seconds / probe
                 if per_sample * n * spec.epochs > budget_s:
@@ -200,11 +211,9 @@ def train_backend(
                     )
                     samples = max(samples, probe)
                     bar.total = samples
-                seconds += timed_train(
-                    backend, model, train_data, order[probe:samples], spec, bar if progress else None
-                )
+                seconds += timed_train(backend, model, train_data, order[probe:samples], spec, bar, n)
             else:
-                seconds = timed_train(backend, model, train_data, order[:samples], spec, bar if progress else None)
+                seconds = timed_train(backend, model, train_data, order[:samples], spec, bar, n)
             bar.close()
 
             t0 = perf_counter()
@@ -236,6 +245,11 @@ def train_backend(
                 break
     except KeyboardInterrupt:
         run.status, run.note = "interrupted", f"interrupted after {len(run.epochs)} of {spec.epochs} epochs"
+    best = max((e.test_accuracy for e in run.epochs), default=1.0)
+    if mnist.verified and run.status in ("ok", "budget") and best < CHANCE_ACCURACY:
+        run.status = "stalled"
+        run.note = (f"test accuracy stayed near chance (best {100 * best:.1f}%): the network did not learn; "
+                    "try a smaller --lr")  # fmt: skip
     if samples < n and not run.note:
         run.note = f"epoch time extrapolated from {samples} of {n} samples"
     elif samples < n:

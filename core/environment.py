@@ -67,7 +67,89 @@ def capture() -> dict:
         "blas": blas,
         "blas_threads": blas_threads,
         "numba_threads": numba_threads(),
+        "llvmlite": _version("llvmlite"),
+        "torch": _version("torch"),
+        "jax": _version("jax"),
+        "commit": project_commit(),
     }
+
+
+def _proc_kib(path: str, key: str) -> int | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: the kernel's MemAvailable, or less under an address-space
+    limit (ulimit -v); None where neither is known."""
+    import resource
+
+    limits = [_proc_kib("/proc/meminfo", "MemAvailable")]
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    used = _proc_kib("/proc/self/status", "VmSize")
+    if soft != resource.RLIM_INFINITY and used is not None:
+        limits.append(max(0, soft - used))
+    known = [x for x in limits if x is not None]
+    return min(known) if known else None
+
+
+def check_memory(needed: int, what: str) -> None:
+    """Refuse, before anything is allocated, a run that cannot fit in the memory available now."""
+    from core.errors import UserError
+
+    available = available_memory()
+    if available is not None and needed > available:
+        raise UserError(f"{what} needs about {needed / 2**30:.1f} GiB of memory and {available / 2**30:.1f} GiB "
+                        "is available; use smaller --layers")  # fmt: skip
+
+
+def project_commit() -> str:
+    """The checkout's git commit (with "+changes" where files differ from it), else the installed version."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if (root / ".git").exists():
+        try:
+            git = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True, timeout=10)
+            head = git("rev-parse", "--short=12", "HEAD")
+            if head.returncode == 0:
+                dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+                return head.stdout.strip() + ("+changes" if dirty else "")
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return _version("mnist-bench")
+
+
+THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def check_threads(threads: int) -> None:
+    """Refuse a thread count that would not be what runs: more than the machine's cores, or more than an
+    environment variable lets numba or BLAS start (so a row never records threads that did not run)."""
+    from core.errors import UserError
+
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        raise UserError(f"--threads {threads} is more than the {cores} cores of this machine; pass at most {cores}")
+    for variable in THREAD_VARIABLES:
+        value = os.environ.get(variable)
+        if value is None or value.strip() == "":
+            continue
+        try:
+            allowed = int(value)
+        except ValueError:
+            raise UserError(f"${variable} must be a whole number of threads, got {value!r}; fix or unset it") from None
+        if allowed < 1:
+            raise UserError(f"${variable} must be at least 1, got {value!r}; fix or unset it")
+        if variable == "NUMBA_NUM_THREADS" and allowed < threads:
+            raise UserError(f"${variable}={value} lets numba start {allowed} thread(s), fewer than --threads "
+                            f"{threads}; unset it or pass --threads {allowed}")  # fmt: skip
 
 
 @contextmanager

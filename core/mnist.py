@@ -28,6 +28,7 @@ import numpy as np
 import pooch
 
 from core.errors import DataError
+from core.files import write_atomic
 from core.idx import parse_images, parse_labels, write_idx
 
 DATA_ENV = "MNIST_BENCH_DATA"
@@ -73,6 +74,16 @@ class Mnist:
     test_labels: np.ndarray
     source: str
     digest: str  # short hash of the four files' contents, recorded with saved models
+
+    @property
+    def verified(self) -> bool:
+        """False for IDX files accepted with --unverified (not checked against MNIST's sums)."""
+        return not self.source.endswith("(unverified)")
+
+    @property
+    def data_label(self) -> str:
+        """The `data` column of summary.csv."""
+        return "MNIST" if self.verified else f"UNVERIFIED: {self.source.removesuffix(' (unverified)')}"
 
     def __post_init__(self) -> None:
         for images, labels, part in (
@@ -213,9 +224,7 @@ def _write_cache(contents: dict[str, bytes]) -> None:
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in contents.items():
-        tmp = folder / f".{name}.{os.getpid()}.tmp"
-        tmp.write_bytes(content)
-        os.replace(tmp, folder / name)  # atomic: a reader never sees half a file
+        write_atomic(folder / name, content)
 
 
 def _dataset(contents: dict[str, bytes], source: str) -> Mnist:

@@ -30,6 +30,7 @@ import numpy as np
 
 from core import __version__
 from core.errors import ModelError, SpecError
+from core.files import temporary_beside
 from core.spec import Spec, Weights
 
 FORMAT = "mnist-bench-model"
@@ -123,7 +124,7 @@ def save_model(path: str | os.PathLike, weights: Weights, meta: dict, *, overwri
     for name, shape in expected_shapes(spec.layers).items():
         if name not in arrays or arrays[name].shape != shape:
             raise ValueError(f"{name} does not match layers {spec.layers_str}")  # a bug, not a user error
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_beside(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
@@ -249,6 +250,10 @@ def _read(zf: zipfile.ZipFile, path: Path) -> SavedModel:
         if got != want:
             raise ModelError(f"{path}: array {name} has shape {got} but layers {spec.layers_str} need {want}")
     arrays = {name: _array(zf, names[name]).astype(np.float64) for name in shapes}
+    bad = [name for name, array in arrays.items() if not np.isfinite(array).all()]
+    if bad:
+        raise ModelError(f"{path}: array {bad[0]} holds NaN or infinite weights (its run diverged?); "
+                         "nothing can be evaluated or drawn from it")  # fmt: skip
     weights = [(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(1, len(spec.layers))]
     return SavedModel(path, weights, meta, spec)
 

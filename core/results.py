@@ -12,28 +12,35 @@ import io
 import math
 import os
 import secrets
+import shutil
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
-from core.driver import EpochRecord, RunRecord
 from core.errors import UserError
+from core.files import write_atomic
+
+if TYPE_CHECKING:
+    from core.driver import EpochRecord, RunRecord
 
 EPOCH_COLUMNS = [
     "run_id", "backend", "dtype", "threads", "layers", "activation", "loss", "batch_size", "lr", "seed",
     "epoch", "train_s", "eval_s", "samples_timed", "extrapolated", "test_correct", "test_total",
-    "test_accuracy", "init", "status",
+    "test_accuracy", "init", "status", "tier",
 ]  # fmt: skip
 ENVIRONMENT_COLUMNS = [
     "host", "cpu", "cores", "os", "python", "numpy", "numba", "blas", "blas_threads", "numba_threads",
+    "llvmlite", "torch", "jax", "commit",
 ]  # fmt: skip
 SUMMARY_COLUMNS = [
     "run_id", "started_utc", "backend", "dtype", "threads", "layers", "activation", "loss", "init",
     "batch_size", "lr", "seed", "epochs_run", "median_train_s", "min_train_s", "max_train_s",
     "setup_s", "compile_s", "final_accuracy", "time_to_95_s", "extrapolated", "samples_timed",
-    "speedup", "gflops", "status", "note", *ENVIRONMENT_COLUMNS,
+    "speedup", "gflops", "status", "note", "substrate", "tier", "loc", "data", *ENVIRONMENT_COLUMNS,
 ]  # fmt: skip
 TARGET_ACCURACY = 0.95
 
@@ -51,33 +58,114 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def append_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
-    """Append `rows` to the CSV at `path` atomically, writing the header if the file is new."""
-    path = Path(path)
+MIN_FREE_BYTES = 1 << 20  # a run's rows take kilobytes; less free space than this will not hold them
+
+
+def check_writable(folder: Path, extra_bytes: int = 0) -> None:
+    """Refuse, before a run trains, a results folder it could not write to (or a disk without room for its
+    rows and `extra_bytes` more, such as saved models), in one line naming the path."""
+    folder = Path(folder)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(path.with_name(f".{path.name}.lock"), timeout=60):  # hidden, beside the file
-            old = path.read_bytes() if path.exists() else b""
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write results to {folder}: {exc.strerror or exc}; pass --results DIR") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write results to {folder}: permission denied; fix it or pass --results DIR")
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES + extra_bytes:
+        raise UserError(f"{folder} has {free / 2**20:.1f} MiB free, too little for this run's results "
+                        f"({(MIN_FREE_BYTES + extra_bytes) / 2**20:.1f} MiB); free space or pass --results DIR")  # fmt: skip
+
+
+def _set_aside_cut_line(path: Path, old: bytes) -> bytes:
+    """`old` without a last line that a crash cut short (no newline at its end), which is kept whole in a
+    file beside `path` with a warning, so that new rows are never glued onto it."""
+    if not old or old.endswith(b"\n"):
+        return old
+    kept, _, cut = old.rpartition(b"\n")
+    aside = path.with_name(f"{path.stem}.{new_run_id()}.cut-line.txt")
+    aside.write_bytes(cut + b"\n")
+    warnings.warn(f"the last line of {path} was cut short (an interrupted write?): moved it to {aside}",
+                  stacklevel=3)  # fmt: skip
+    return kept + b"\n" if kept else b""
+
+
+def append_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """Append `rows` to the CSV at `path` atomically, writing the header if the file is new.
+
+    A symlink is written through (its target is replaced, the link kept). A file with other columns (an
+    older version's) is moved aside whole and a new one started; a last line cut short by a crash is
+    set aside; a temporary file left by a killed writer is removed."""
+    path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(target.with_name(f".{target.name}.lock"), timeout=60):  # hidden, beside the file
+            for stale in target.parent.glob(f".{target.name}.*.tmp"):  # writers hold the lock: none is ours
+                stale.unlink(missing_ok=True)
+            old = target.read_bytes() if target.exists() else b""
             header = ",".join(columns)
             if old and old.split(b"\n", 1)[0].decode(errors="replace").strip() != header:
-                raise UserError(f"{path} has other columns than this version writes; move it aside and run again")
+                aside = target.with_name(f"{target.stem}.{new_run_id()}.other-columns{target.suffix}")
+                os.replace(target, aside)
+                warnings.warn(f"{path} had the columns of another version: moved it to {aside}; "
+                              f"new rows start a new {path.name}", stacklevel=2)  # fmt: skip
+                old = b""
+            old = _set_aside_cut_line(target, old)
             buffer = io.StringIO()
             writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
             if not old:
                 writer.writeheader()
             writer.writerows({c: _fmt(row.get(c, "")) for c in columns} for row in rows)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(old + buffer.getvalue().encode())
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            write_atomic(target, old + buffer.getvalue().encode(), durable=True)
     except OSError as exc:
         raise UserError(f"cannot write results to {path}: {exc.strerror or exc}; earlier results are intact. "
                         "Free space or fix permissions, or pass --results DIR") from None  # fmt: skip
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return text == ""
+    return True
+
+
+def read_csv(path: Path, required: tuple[str, ...] = (), numeric: tuple[str, ...] = (), **pandas_options):
+    """A results CSV as a DataFrame, reading around damage: a line whose field count is not the header's,
+    or whose `numeric` columns hold something other than a number or nothing, is skipped with one warning
+    naming the file and its line numbers; a missing required column is a UserError that names it."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        with open(path, newline="") as f:
+            lines = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"cannot read {path}: {exc}; fix or move the file aside") from None
+    if not lines:
+        raise UserError(f"{path} is empty; move it aside (runs will start a new one)")
+    header, good, bad = lines[0], [], []
+    numbers = [header.index(c) for c in numeric if c in header]
+    for number, fields in enumerate(lines[1:], start=2):
+        if len(fields) == len(header) and all(_is_number(fields[i]) for i in numbers):
+            good.append(fields)
+        else:
+            bad.append(number)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise UserError(f"{path} has no column {missing[0]!r}: it was not written by this program, or is damaged; "
+                        "move it aside")  # fmt: skip
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        warnings.warn(f"{path}: skipped {len(bad)} malformed line(s): line {shown}", stacklevel=2)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([header, *good])
+    buffer.seek(0)
+    try:
+        return pd.read_csv(buffer, **pandas_options)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise UserError(f"cannot read {path}: {exc}; fix or move the file aside") from None
 
 
 def epoch_row(run_id: str, run: RunRecord, epoch: EpochRecord, threads: int) -> dict:
@@ -87,7 +175,7 @@ def epoch_row(run_id: str, run: RunRecord, epoch: EpochRecord, threads: int) -> 
         **spec.as_dict(), "epoch": epoch.epoch, "train_s": epoch.train_s, "eval_s": epoch.eval_s,
         "samples_timed": epoch.samples_timed, "extrapolated": epoch.extrapolated,
         "test_correct": epoch.test_correct, "test_total": epoch.test_total,
-        "test_accuracy": epoch.test_accuracy, "status": epoch.status,
+        "test_accuracy": epoch.test_accuracy, "status": epoch.status, "tier": run.tier,
     }  # fmt: skip
 
 
@@ -117,7 +205,8 @@ def summary_row(run_id: str, started_utc: str, run: RunRecord, threads: int, env
         "time_to_95_s": time_to_accuracy(run), "extrapolated": bool(last and last.extrapolated),
         "samples_timed": last.samples_timed if last else "", "speedup": math.nan,
         "gflops": flops_per_epoch / med / 1e9 if times else math.nan,
-        "status": run.status, "note": run.note, **environment,
+        "status": run.status, "note": run.note, "substrate": run.substrate, "tier": run.tier, "loc": run.loc,
+        **environment,
     }  # fmt: skip
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from core.errors import SpecError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 N_INPUTS = 784
 N_CLASSES = 10
@@ -21,7 +23,7 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu")
 LOSSES = ("quadratic", "cross-entropy")
 INITS = ("uniform", "normal", "xavier", "he")
 
-Weights = list[tuple[np.ndarray, np.ndarray]]
+Weights = "list[tuple[np.ndarray, np.ndarray]]"  # float64 (W, b) per layer (a string: numpy loads lazily)
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,15 @@ def parse_layers(text: str) -> tuple[int, ...]:
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
+    import numpy as np
+
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=stream))
 
 
 def initial_weights(spec: Spec) -> Weights:
     """float64 `(W, b)` per layer, W of shape [n_out, n_in]; biases start at zero for every init."""
+    import numpy as np
+
     rng = _rng(spec.seed, 0)
     weights = []
     for n_in, n_out in zip(spec.layers[:-1], spec.layers[1:]):
@@ -125,7 +131,7 @@ def batch_slices(n_rows: int, batch_size: int):
 
 
 def flops_per_sample(layers: tuple[int, ...], batch_size: int) -> float:
-    """Floating-point operations to train on one sample (2 per multiply-add), as in DESIGN.md.
+    """Floating-point operations to train on one sample (2 per multiply-add), as in docs/design.md.
 
     Forward: one product per layer. Backward: the weight gradient per layer plus the delta
     propagated to every hidden layer. Update: one multiply-add per parameter, shared by the batch.
@@ -135,3 +141,15 @@ def flops_per_sample(layers: tuple[int, ...], batch_size: int) -> float:
     backward = sum(2 * n_in * n_out for n_in, n_out in pairs) + sum(2 * n_in * n_out for n_in, n_out in pairs[1:])
     update = sum(2 * (n_in + 1) * n_out for n_in, n_out in pairs) / batch_size
     return forward + backward + update
+
+
+def memory_bytes(spec: Spec, n_images: int, itemsize: int, python_objects: bool = False) -> int:
+    """A generous estimate of the memory one training run holds: the dataset in the backend's form, the
+    weights many times over (gradients, buffers, the warm-up's and spin-up's copies, snapshots in
+    float64) and the activations of a prediction chunk. Pure-Python backends hold Python objects,
+    several times the bytes of an array."""
+    params = sum(n_in * n_out + n_out for n_in, n_out in zip(spec.layers[:-1], spec.layers[1:]))
+    per_value = 40 if python_objects else itemsize  # a float object, its pointer and list overhead
+    data = n_images * (spec.layers[0] + spec.layers[-1]) * (8 if python_objects else itemsize)
+    chunk = 1000 * sum(spec.layers) * 4 * per_value
+    return data + 8 * params * per_value + 4 * params * 8 + chunk

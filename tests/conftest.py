@@ -42,7 +42,7 @@ def idx_dir(tmp_path) -> Path:
 def _no_stray_data_env(monkeypatch):
     monkeypatch.delenv("MNIST_BENCH_DATA", raising=False)
     # No command waits for the kernel's free page reporting (core.environment.settle), which takes at least
-    # 2.5 s where the kernel shows it; tests/test_settle.py covers the waiting.
+    # 2.5 s where the kernel shows it; tests/core/test_settle.py covers the waiting.
     monkeypatch.setenv("MNIST_BENCH_SETTLE", "0")
 
 

@@ -1,0 +1,105 @@
+"""What the two JAX backends share that is not the math: the lazy import, XLA's threads, data and weights.
+
+jax is imported when `available()` is first asked, so the backend modules import without it. The
+network's math (forward, backward, update) is not here: each backend keeps its own in one block.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+jax = None  # the module, once available() has imported it
+jnp = None
+_problem: str | None = None
+threads: int | None = None  # XLA's CPU threads in this process, once start() has created its client
+
+
+def available() -> str | None:
+    global jax, jnp, _problem
+    if jax is None and _problem is None:
+        try:
+            import jax as _jax
+            import jax.numpy as _jnp
+        except ModuleNotFoundError as exc:
+            _problem = "jax is not installed (pip install -e '.[jax]')" if exc.name in ("jax", "jaxlib") else str(exc)
+        except Exception as exc:  # noqa: BLE001 - a broken install makes the backend unavailable, not a crash
+            _problem = f"jax failed to import: {type(exc).__name__}: {exc}"
+        else:
+            # float64 arrays need x64 mode. It is process-wide and can only be set here, before any
+            # array exists; it changes jax's *default* dtypes only, so every array below names its dtype
+            # and a float32 model stays float32 (a Python float scalar is weakly typed: it does not promote).
+            _jax.config.update("jax_enable_x64", True)
+            jax, jnp = _jax, _jnp
+    return _problem
+
+
+def start(backend_name: str) -> int:
+    """Create XLA's CPU client, once per process, with as many threads as the BLAS limit in force; return them.
+
+    XLA sizes its CPU thread pool when the client is created (on the first array) and never again:
+    that is here, in load/load_data, inside the driver's `--threads` limit (discovery, which calls
+    available(), runs before it). threadpoolctl cannot reach XLA, and in jax 0.10 the XLA_FLAGS of
+    old (`--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`) no longer keep it on
+    one thread; the environment variable PJRT_NPROC, read at that moment, does. It is set for that
+    moment only, so child processes do not inherit it. A process keeps the count of its first model.
+    """
+    global threads
+    if available():
+        raise RuntimeError(f"backend {backend_name!r} is unavailable: {available()}")
+    if threads is None:
+        from core.environment import blas_info
+
+        _, blas_threads = blas_info()
+        before = os.environ.get("PJRT_NPROC")
+        if blas_threads > 0:
+            os.environ["PJRT_NPROC"] = str(blas_threads)
+        try:
+            jax.devices("cpu")  # creates the client and its thread pool
+            threads = int(os.environ.get("PJRT_NPROC") or len(os.sched_getaffinity(0)))
+        finally:
+            if before is None:
+                os.environ.pop("PJRT_NPROC", None)
+            else:
+                os.environ["PJRT_NPROC"] = before
+    return threads
+
+
+@dataclass
+class Data:
+    X: object  # jax.Array [n, 784] pixels / 255
+    Y: object  # jax.Array [n, 10] one-hot
+
+
+def load_params(weights, dtype: str) -> list:
+    """float64 numpy [(W, b), ...] -> [(W, b), ...] as jax arrays in `dtype`, W of shape [n_out, n_in]."""
+    return [(jnp.asarray(np.asarray(W, dtype)), jnp.asarray(np.asarray(b, dtype))) for W, b in weights]
+
+
+def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
+    X = images.astype(dtype) / np.asarray(255, dtype)  # the reference's exact pixel values
+    Y = np.eye(10, dtype=dtype)[labels]
+    return Data(jax.device_put(X), jax.device_put(Y))
+
+
+def weights(params) -> list[tuple[np.ndarray, np.ndarray]]:
+    # np.array copies, so the caller never holds a view of device memory
+    return [(np.array(W, np.float64), np.array(b, np.float64)) for W, b in params]
+
+
+PREDICT_CHUNK = 1000  # rows per forward pass; a short last chunk is padded, so one compiled shape serves any n
+
+
+def predict(classes, params, data: Data) -> np.ndarray:
+    """argmax of a_L for every sample: `classes(params, X)`, jitted, on chunks of PREDICT_CHUNK rows."""
+    n = data.X.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    for start in range(0, n, PREDICT_CHUNK):
+        X = data.X[start : start + PREDICT_CHUNK]
+        rows = X.shape[0]
+        if rows < PREDICT_CHUNK:  # zero rows after the real ones; their classes are dropped
+            X = jnp.pad(X, ((0, PREDICT_CHUNK - rows), (0, 0)))
+        out[start : start + rows] = np.asarray(classes(params, X))[:rows]
+    return out

@@ -1,0 +1,160 @@
+"""jax-tuned: all the batches of a `train` call in one compiled XLA loop, the row gather inside it.
+
+backends/jax_plain.py calls a jitted step from Python once per batch. Here one jitted function
+runs every batch of the call: a `lax.fori_loop` over a [capacity, B] array of row indices, each
+iteration gathering its rows (`X[batch]`) from the dataset, which stays on the device, and taking
+one SGD step, so neither Python nor jax's dispatcher runs between batches. The trip count is an
+argument and the index array is padded to a fixed capacity (the batches of an epoch of the
+dataset), so one compilation, made in `warmup`, serves an epoch and every slice of one the driver
+passes. A short last batch is padded to B rows that are weighted 0 in the cost and divided by
+its own B, so it needs no second compilation either. The parameters are donated to the call
+(`donate_argnums`), so XLA updates them in place without copying them first.
+
+Tried and not kept: gradients written by hand (XLA compiles them to the same kernels as
+`jax.grad`); `lax.scan` over [n_batches, B] (the same loop body, but one compilation per number
+of batches, so the driver's slices of an epoch compiled again inside the first timed epoch);
+`scan(unroll=2, 4, 8)` (no faster, longer compiles); gathering the rows before the loop (an
+extra pass over the data, slower); the weights stored transposed (slower); the bias folded into
+the weights, XLA's fast-math, XNNPACK and fusion options (no gain beyond the noise).
+
+Layers are numbered from 1 as in the design: `params[l - 1]` holds `(W_l, b_l)`, W_l of shape
+[n_l, n_{l-1}]. jax, x64 mode and XLA's threads: backends/_jax_common.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from backends import _jax_common as common
+
+name = "jax-tuned"
+tier = "tuned"
+summary = "JAX, all the batches of a call in one compiled XLA loop (fori_loop), rows gathered inside it"
+dtypes = ("float32", "float64")
+
+
+def available() -> str | None:
+    return common.available()
+
+
+@dataclass
+class Model:
+    params: list  # [(W_l, b_l), ...] jax arrays, replaced (and the old ones donated) by every call
+    activation: str
+    loss: str
+    batch_size: int  # the run's, for warmup to compile its shapes
+    threads: int  # XLA's CPU threads (backends/_jax_common.start)
+
+
+def load(weights, spec, dtype: str) -> Model:
+    threads = common.start(name)
+    return Model(common.load_params(weights, dtype), spec.activation, spec.loss, spec.batch_size, threads)
+
+
+def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> common.Data:
+    common.start(name)
+    return common.load_data(images, labels, dtype)
+
+
+def weights(model: Model) -> list[tuple[np.ndarray, np.ndarray]]:
+    return common.weights(model.params)
+
+
+# ---------------------------------------------------------------- the math: forward, cost, gradient, update
+def _f(kind: str, z):
+    jax = common.jax
+    return {"sigmoid": jax.nn.sigmoid, "tanh": common.jnp.tanh, "relu": jax.nn.relu}[kind](z)
+
+
+def forward(params, X, activation: str):
+    """z_L for a batch X [B, 784]: z_l = a_{l-1} W_l^T + b_l, a_l = f(z_l) below the output layer."""
+    a = X  # a_0
+    for W, b in params[:-1]:
+        z = a @ W.T + b  # z_l  [B, n_l]
+        a = _f(activation, z)  # a_l
+    W, b = params[-1]
+    return a @ W.T + b  # z_L  [B, 10]
+
+
+def cost(params, X, Y, weight, activation: str, loss: str):
+    """Summed over the batch: quadratic 1/2 sum (a_L - Y)^2, or cross-entropy -sum Y log softmax(z_L).
+
+    Row r counts `weight[r]` times: 1 for the batch's rows, 0 for the padding that fills a short
+    last batch up to B rows (x * 1 is exact, so a full batch's numbers are those without weights)."""
+    z_L = forward(params, X, activation)
+    if loss == "quadratic":
+        return 0.5 * common.jnp.sum(weight[:, None] * (_f(activation, z_L) - Y) ** 2)
+    return -common.jnp.sum(weight[:, None] * Y * common.jax.nn.log_softmax(z_L))
+
+
+def _batches(params, X, Y, idx, count, last_rows, lr, activation: str, loss: str):
+    """SGD over the first `count` rows of `idx` [capacity, B], each a batch of dataset rows, in one loop;
+    the last batch holds `last_rows` rows (B, or fewer at the end of an epoch)."""
+    jax, jnp = common.jax, common.jnp
+
+    def step(i, params):
+        batch = idx[i]  # [B] row numbers
+        B = jnp.where(i == count - 1, last_rows, idx.shape[1])  # rows in this batch
+        weight = (jnp.arange(idx.shape[1]) < B).astype(X.dtype)  # [B] 1, or 0 for padding
+        grads = jax.grad(cost)(params, X[batch], Y[batch], weight, activation, loss)  # [(grad_W_l, grad_b_l), ...]
+        rate = (lr / B).astype(X.dtype)
+        return jax.tree_util.tree_map(lambda p, g: p - rate * g, params, grads)  # W_l -= (lr / B) grad_W_l ...
+
+    return jax.lax.fori_loop(0, count, step, params)
+
+
+_jitted: dict = {}  # the jitted functions, made once jax is imported
+
+
+def _jit(fn, donate: bool = False, **static):
+    if fn not in _jitted:
+        _jitted[fn] = common.jax.jit(fn, static_argnames=tuple(static), donate_argnums=(0,) if donate else ())
+    return partial(_jitted[fn], **static)
+
+
+def _loop(model: Model):
+    return _jit(_batches, donate=True, activation=model.activation, loss=model.loss)
+
+
+def _capacity(data: common.Data, batch_size: int) -> int:
+    """Batches the loop's index array holds: every batch of an epoch of the dataset."""
+    return -(-data.X.shape[0] // batch_size)
+
+
+def train(model: Model, data: common.Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
+    loop, lr, B = _loop(model), float(lr), batch_size  # a NumPy scalar lr would promote a float32 model
+    rows = np.asarray(rows, np.int32)
+    n_batches, capacity = -(-len(rows) // B), _capacity(data, B)
+    for first in range(0, n_batches, capacity):  # one call, unless rows holds more batches than an epoch
+        count = min(capacity, n_batches - first)
+        chunk = rows[first * B : (first + count) * B]
+        idx = np.zeros(capacity * B, np.int32)  # past the chunk: padding (row 0), never read or weighted 0
+        idx[: len(chunk)] = chunk
+        model.params = loop(
+            model.params, data.X, data.Y, idx.reshape(capacity, B), count, len(chunk) - (count - 1) * B, lr
+        )
+    common.jax.block_until_ready(model.params)  # jax returns before the work is done: the caller times train
+
+
+# ---------------------------------------------------------------- inference and warm-up
+def _classes(params, X, activation: str, loss: str):
+    z_L = forward(params, X, activation)
+    a_L = common.jax.nn.softmax(z_L) if loss == "cross-entropy" else _f(activation, z_L)
+    return a_L.argmax(axis=1)  # of a_L, not z_L: a_L may tie where z_L does not (relu, a saturated sigmoid)
+
+
+def predict(model: Model, data: common.Data) -> np.ndarray:
+    return common.predict(_jit(_classes, activation=model.activation, loss=model.loss), model.params, data)
+
+
+def warmup(model: Model, data: common.Data) -> None:
+    """Compile the loop for this dataset (every call on it uses the same shapes) and prediction. The loop
+    runs zero batches, on a copy (the parameters are donated): the model stays as it was."""
+    jnp, B = common.jnp, model.batch_size
+    scratch = [(jnp.copy(W), jnp.copy(b)) for W, b in model.params]
+    scratch = _loop(model)(scratch, data.X, data.Y, np.zeros((_capacity(data, B), B), np.int32), 0, B, 0.0)
+    predict(Model(scratch, model.activation, model.loss, B, model.threads),
+            common.Data(data.X[: common.PREDICT_CHUNK], data.Y[: common.PREDICT_CHUNK]))  # fmt: skip

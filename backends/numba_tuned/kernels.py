@@ -1,0 +1,277 @@
+"""The loops under the math: the blocked layer products, the SGD step, the input batch, e^x.
+
+Each trick is explained in one sentence where it happens; what each bought, as measured, is in
+docs/kernels.md. The layout they rely on: every row of a weight or buffer array starts on a cache
+line and is padded to whole lines (`padded`), and the padding is zero, so the small layers' loops
+can run along a row's whole padded width, whole vectors with no scalar remainder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .compiler import FAST, JIT, LINE, PAGE, float32_from_bits, fma, njit, overload, prefetch, types
+
+
+def padded(rows: int, n: int, dtype, pages: bool = True) -> np.ndarray:
+    """Zeros [rows, stride], C-contiguous, starting on a page: row r's n values are [r, :n].
+
+    Rows of weights (`pages`) wider than half a page get whole pages, so that every row starts at the
+    same offset in a page and `sgd_step`'s loads never wait on its stores to an address equal modulo
+    4 KiB (the CPU's "4K aliasing" check). Rows of a batch, and narrow rows, get whole cache lines
+    only: a batch's rows each starting on a page would crowd into the same sets of the L1 cache.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    unit = PAGE if pages and n * itemsize > PAGE // 2 else LINE
+    stride = max(1, -(-n * itemsize // unit)) * unit // itemsize
+    raw = np.zeros(rows * stride + PAGE // itemsize, dtype)
+    start = (-raw.ctypes.data % PAGE) // itemsize
+    return raw[start : start + rows * stride].reshape(rows, stride)
+
+
+# ---------------------------------------------------------------- the input batch
+@njit(**JIT)
+def div255(v, c, r):
+    """The uint8 x / 255, correctly rounded in v's dtype, without a division (a vector divide is slow):
+    q = x (1/255) can be off by an ulp, and one Newton step with exact residual, q + (x - 255 q) (1/255),
+    rounds every one of the 256 values as numpy's x / 255 does (tests/backends/test_numba_step.py checks them).
+    v: x in the dtype, c: 255, r: 1/255 rounded."""
+    q = v * r
+    return fma(fma(-q, c, v), r, q)
+
+
+@njit(**JIT)
+def load_batch(X, c255, rows, start, B, batch_size, a0, n0):
+    """a0 = X[rows[start : start + B]] / 255, and the next batch's images sent for (it trains meanwhile)."""
+    for s in range(start + batch_size, min(start + 2 * batch_size, len(rows))):
+        x = X[rows[s]]
+        for i in range(0, n0, LINE // X.itemsize):
+            prefetch(x, i)
+        prefetch(x, n0 - 1)  # a row need not start on a line: its last line too
+    c, r = c255[0], c255[1]
+    for s in range(B):
+        x = X[rows[start + s]]
+        for i in range(n0):
+            a0[s, i] = div255(a0.dtype.type(x[i]), c, r)
+
+
+# ---------------------------------------------------------------- e^x
+def exp(x):
+    """e^x; compiled per dtype by `_exp_for`."""
+    return np.exp(x)
+
+
+@overload(exp)
+def _exp_for(x):
+    if x != types.float32:
+        return lambda x: np.exp(x)
+    f32 = np.float32
+    lo, hi = f32(-87.33654475055310898657), f32(88.72283935546875)  # e^x below FLT_MIN, above FLT_MAX
+
+    def expf(x):
+        """float32 e^x with no call, branch or table, so that a loop of it vectorizes (libm's expf is
+        one call per value). Cephes' expf: x = k ln2 + r, e^r by polynomial, 2^k from its bits in two
+        factors (so k = 128 and k = -126 both work). Below FLT_MIN it returns 0 where libm returns a
+        subnormal; no sum here can tell them apart."""
+        xc = min(max(x, lo), hi)
+        k = (xc * f32(1.44269504088896341) + f32(12582912.0)) - f32(12582912.0)  # round(x / ln 2), 1.5 * 2^23
+        r = xc - k * f32(0.693359375) - k * f32(-2.12194440e-4)  # ln 2 in two parts
+        p = (f32(1.9875691500e-4) * r + f32(1.3981999507e-3)) * r + f32(8.3334519073e-3)
+        p = (((p * r + f32(4.1665795894e-2)) * r + f32(1.6666665459e-1)) * r + f32(5.0000001201e-1)) * (r * r)
+        p = p + r + f32(1)
+        k1 = np.int32(k) >> np.int32(1)
+        k2 = np.int32(k) - k1
+        p = p * float32_from_bits((k1 + np.int32(127)) << np.int32(23))  # * 2^k1
+        p = p * float32_from_bits((k2 + np.int32(127)) << np.int32(23))  # * 2^k2
+        p = f32(np.inf) if x > hi else p
+        return f32(0) if x < lo else p
+
+    return expf
+
+
+# ---------------------------------------------------------------- blocked products
+@njit(**FAST)
+def affine(A, W, b, Z, B, n, m):
+    """Z = A W^T + b for the first B rows of A [., n], W [m, n], b [m] and Z [., m].
+
+    Blocking: 4 rows of W against 5 rows of A at a time. The inner loop runs along n, contiguous in
+    all nine rows, with 20 partial sums that LLVM keeps in vector registers: per step 9 vector loads
+    feed 20 vector FMAs, and a row of W comes from L2 once per batch. Leftover rows of W (m % 4) go
+    one at a time against 5 rows of A (against single rows of A, 2 leftover rows cost as much as 4 in
+    blocks); leftover rows of A (B % 5) go one at a time.
+
+    Rows padded to whole cache lines (n < 512 bytes) are summed along their whole width: whole vectors
+    with no scalar remainder. W's padding is zero and A's finite (zero, or f(0)).
+    """
+    zero = W.dtype.type(0)
+    if A.shape[1] == W.shape[1] and (A.shape[1] - n) * A.itemsize < LINE:
+        n = A.shape[1]
+    for j in range(0, m - 3, 4):
+        w0, w1, w2, w3 = W[j], W[j + 1], W[j + 2], W[j + 3]
+        b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]  # + b as the sums are stored
+        for s in range(0, B - 4, 5):
+            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+            c00 = c01 = c02 = c03 = c04 = c10 = c11 = c12 = c13 = c14 = zero
+            c20 = c21 = c22 = c23 = c24 = c30 = c31 = c32 = c33 = c34 = zero
+            for i in range(n):
+                v0, v1, v2, v3 = w0[i], w1[i], w2[i], w3[i]
+                x = x0[i]
+                c00 += v0 * x
+                c10 += v1 * x
+                c20 += v2 * x
+                c30 += v3 * x
+                x = x1[i]
+                c01 += v0 * x
+                c11 += v1 * x
+                c21 += v2 * x
+                c31 += v3 * x
+                x = x2[i]
+                c02 += v0 * x
+                c12 += v1 * x
+                c22 += v2 * x
+                c32 += v3 * x
+                x = x3[i]
+                c03 += v0 * x
+                c13 += v1 * x
+                c23 += v2 * x
+                c33 += v3 * x
+                x = x4[i]
+                c04 += v0 * x
+                c14 += v1 * x
+                c24 += v2 * x
+                c34 += v3 * x
+            Z[s, j], Z[s, j + 1], Z[s, j + 2], Z[s, j + 3] = c00 + b0, c10 + b1, c20 + b2, c30 + b3
+            Z[s + 1, j], Z[s + 1, j + 1], Z[s + 1, j + 2], Z[s + 1, j + 3] = c01 + b0, c11 + b1, c21 + b2, c31 + b3
+            Z[s + 2, j], Z[s + 2, j + 1], Z[s + 2, j + 2], Z[s + 2, j + 3] = c02 + b0, c12 + b1, c22 + b2, c32 + b3
+            Z[s + 3, j], Z[s + 3, j + 1], Z[s + 3, j + 2], Z[s + 3, j + 3] = c03 + b0, c13 + b1, c23 + b2, c33 + b3
+            Z[s + 4, j], Z[s + 4, j + 1], Z[s + 4, j + 2], Z[s + 4, j + 3] = c04 + b0, c14 + b1, c24 + b2, c34 + b3
+        for s in range(B - B % 5, B):  # leftover rows of A, one at a time
+            x0 = A[s]
+            c00 = c10 = c20 = c30 = zero
+            for i in range(n):
+                x = x0[i]
+                c00 += w0[i] * x
+                c10 += w1[i] * x
+                c20 += w2[i] * x
+                c30 += w3[i] * x
+            Z[s, j], Z[s, j + 1], Z[s, j + 2], Z[s, j + 3] = c00 + b0, c10 + b1, c20 + b2, c30 + b3
+    for j in range(m - m % 4, m):  # leftover rows of W, one at a time against 5 rows of A
+        w0, b0 = W[j], b[j]
+        for s in range(0, B - 4, 5):
+            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+            c00 = c01 = c02 = c03 = c04 = zero
+            for i in range(n):
+                v0 = w0[i]
+                c00 += v0 * x0[i]
+                c01 += v0 * x1[i]
+                c02 += v0 * x2[i]
+                c03 += v0 * x3[i]
+                c04 += v0 * x4[i]
+            Z[s, j], Z[s + 1, j], Z[s + 2, j] = c00 + b0, c01 + b0, c02 + b0
+            Z[s + 3, j], Z[s + 4, j] = c03 + b0, c04 + b0
+        for s in range(B - B % 5, B):
+            x0 = A[s]
+            c00 = zero
+            for i in range(n):
+                c00 += w0[i] * x0[i]
+            Z[s, j] = c00 + b0
+
+
+@njit(**JIT)
+def step(eta, d):
+    """eta d, or 0 where that is subnormal (below the dtype's smallest normal number, ~1.2e-38 in float32).
+
+    Why: on x86 a vector FMA with a subnormal operand takes a microcode assist, many times its usual
+    cost, and as sigmoid units saturate a few hidden deltas per batch become that small; every FMA of
+    a pass over a row of W1 would use them. Dropping them changes no weight: w - eta d x rounds back
+    to w unless |w| < ~1e-31.
+    """
+    e = eta * d
+    normal = abs(e) >= np.finfo(e).tiny  # False for a subnormal e (and for NaN, which e * False keeps)
+    return e * normal  # e, or 0 in e's dtype
+
+
+@njit(**FAST)
+def sgd_step(delta, A, W, b, eta, B, n, m):
+    """W -= eta delta^T A and b -= eta (sum of delta's rows), for the first B rows of delta [., m]
+    and A [., n], W [m, n], b [m].
+
+    Blocking: 2 rows of W updated by 5 rows of A at a time, in one contiguous pass along n: per step
+    7 vector loads, 2 stores and 10 vector FMAs (eta delta[s, j] held in registers), and a row of W
+    goes from L2 to the core and back once per batch. grad_W = delta^T A is never stored.
+    The factors eta delta[s, j] go through `step`, which drops subnormal ones.
+    b takes the rows of delta one at a time, each a contiguous vector loop, not column by column
+    (strided, scalar).
+    """
+    for s in range(B):
+        d = delta[s]
+        for j in range(m):
+            b[j] -= eta * d[j]
+    for j in range(0, m - 1, 2):
+        w0, w1 = W[j], W[j + 1]
+        for s in range(0, B - 4, 5):
+            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+            e00, e10 = step(eta, delta[s, j]), step(eta, delta[s, j + 1])  # image s, rows j and j + 1
+            e01, e11 = step(eta, delta[s + 1, j]), step(eta, delta[s + 1, j + 1])
+            e02, e12 = step(eta, delta[s + 2, j]), step(eta, delta[s + 2, j + 1])
+            e03, e13 = step(eta, delta[s + 3, j]), step(eta, delta[s + 3, j + 1])
+            e04, e14 = step(eta, delta[s + 4, j]), step(eta, delta[s + 4, j + 1])
+            for i in range(n):
+                v0, v1, v2, v3, v4 = x0[i], x1[i], x2[i], x3[i], x4[i]
+                w0[i] -= e00 * v0 + e01 * v1 + e02 * v2 + e03 * v3 + e04 * v4
+                w1[i] -= e10 * v0 + e11 * v1 + e12 * v2 + e13 * v3 + e14 * v4
+        for s in range(B - B % 5, B):  # leftover rows of A, one at a time
+            x0 = A[s]
+            e00, e10 = step(eta, delta[s, j]), step(eta, delta[s, j + 1])
+            for i in range(n):
+                w0[i] -= e00 * x0[i]
+                w1[i] -= e10 * x0[i]
+    if m % 2:  # the last row of W alone
+        w0 = W[m - 1]
+        for s in range(B):
+            x0 = A[s]
+            e00 = step(eta, delta[s, m - 1])
+            for i in range(n):
+                w0[i] -= e00 * x0[i]
+
+
+@njit(**FAST)
+def backprop(delta, W, out, B, n, m):
+    """out = delta W for the first B rows of delta [., m] and out [., n], W [m, n].
+
+    Blocking: 10 rows of W at a time (the output layer's 10 make one block), each added to a row of
+    out as one 10-term sum: per vector 11 loads, 10 FMAs and one store, in whole vectors along these
+    short rows; added one row of W at a time, each row of out would be loaded and stored 10 times, in
+    loops too short for the vectorizer's main body. Leftover rows of W (m % 10) go one at a time.
+    Along the whole padded width: W's padding is zero, so out's stays zero.
+    """
+    width = min(out.shape[1], W.shape[1])  # equal: both rows hold n values
+    for s in range(B):
+        for i in range(width):
+            out[s, i] = 0
+    for k in range(0, m - 9, 10):
+        w0, w1, w2, w3, w4 = W[k], W[k + 1], W[k + 2], W[k + 3], W[k + 4]
+        w5, w6, w7, w8, w9 = W[k + 5], W[k + 6], W[k + 7], W[k + 8], W[k + 9]
+        for s in range(B):
+            d, o = delta[s], out[s]
+            d0, d1, d2, d3, d4 = d[k], d[k + 1], d[k + 2], d[k + 3], d[k + 4]
+            d5, d6, d7, d8, d9 = d[k + 5], d[k + 6], d[k + 7], d[k + 8], d[k + 9]
+            for i in range(width):
+                o[i] += (
+                    d0 * w0[i]
+                    + d1 * w1[i]
+                    + d2 * w2[i]
+                    + d3 * w3[i]
+                    + d4 * w4[i]
+                    + d5 * w5[i]
+                    + d6 * w6[i]
+                    + d7 * w7[i]
+                    + d8 * w8[i]
+                    + d9 * w9[i]
+                )
+    for k in range(m - m % 10, m):  # leftover rows of W, one at a time
+        w0 = W[k]
+        for s in range(B):
+            d0, o = delta[s, k], out[s]
+            for i in range(width):
+                o[i] += d0 * w0[i]

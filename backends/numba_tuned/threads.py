@@ -1,0 +1,277 @@
+"""Threads sharing every batch of the one-hidden-layer network: the split, the spinning barrier, the crew.
+
+T threads share each batch, each owning a share of the hidden units (`split`: rows of W1, columns
+of W2) and exchanging only their parts of z2, behind one spinning barrier per batch
+(`train_one_hidden_shared`, the math of math.train_one_hidden split by units). A batch of 10 is too
+little work for numba's own parallel regions (prange), which take longer to start than the batch
+takes to train; so the calling thread is thread 0 and a `Crew` keeps threads 1..T-1 between calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import NamedTuple
+
+import numpy as np
+
+from .compiler import JIT, LINE, load_acquire, njit, pause, store_release
+from .kernels import affine, backprop, load_batch, padded, sgd_step
+from .math import f, output, output_delta, times_f_prime
+
+# The threads coordinate through one int64 array, `sync`: the crew's flags first, then thread t's
+# counters at sync[(t + 1) * SLOT:] (barriers passed, calls served). SLOT = 128 bytes, so no two
+# threads' counters share a cache line or the line the CPU prefetches beside it.
+SLOT = 2 * LINE // 8
+FAILED, GO, STOP = 0, 1, 2  # a thread failed; calls posted by thread 0; the crew is to stop
+SPLIT_STEP = 4  # threads share the hidden units in fours: `affine` takes W's rows four at a time
+MIN_UNITS_PER_THREAD = 8  # hidden units a thread takes at least
+
+
+def split(n1: int, T: int) -> list[tuple[int, int]]:
+    """Thread t's hidden units lo:hi when T threads share n1 of them: cut at the multiples of
+    SPLIT_STEP nearest to n1 t / T, half-way rounding up (36 units, two threads: 20 and 16), and at
+    least MIN_UNITS_PER_THREAD each.
+
+    Not 18 and 18: 18 rows of W1 are 4 blocks of 4 and 2 rows that `affine` takes more slowly a row,
+    and thread 0, the calling thread, has run the same work faster than the helper (docs/kernels.md).
+    """
+    bounds = [0]
+    for t in range(1, T):
+        cut = int(n1 * t / T / SPLIT_STEP + 0.5) * SPLIT_STEP
+        bounds.append(min(max(cut, bounds[-1] + MIN_UNITS_PER_THREAD), n1 - (T - t) * MIN_UNITS_PER_THREAD))
+    bounds.append(n1)
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+class Shared(NamedTuple):
+    """What the T threads share: the sync array, the posted call, and the parts of z2 they exchange."""
+
+    sync: np.ndarray  # int64 flags and counters, see SLOT
+    T: int
+    job: np.ndarray  # the posted call's number of rows and lr
+    rows: np.ndarray  # its rows
+    polls: int  # spin polls before a helper sleeps (`serve`)
+    z2_parts: np.ndarray  # [2, T, B, n2]: thread t's part of z2 for even and odd batches
+    zero: np.ndarray  # [n2] zeros: the bias of the parts
+
+
+class Own(NamedTuple):
+    """Thread t's units lo:hi and its own blocks, each on cache lines that no other thread writes:
+    b1, z1, a1, delta1 and W2's columns for its units; its images; its z2, a2, delta2 and copy of b2."""
+
+    t: int  # 0 is the calling thread
+    lo: int
+    hi: int  # n = hi - lo units; the blocks below are [., n] in arrays of whole cache lines
+    b1: np.ndarray  # [n]
+    W2: np.ndarray  # [n2, n]: columns lo:hi of W2
+    b2: np.ndarray  # [n2]: every thread updates its own copy, identically
+    a0: np.ndarray  # [B, n0]: the batch's images, gathered by each thread
+    z1: np.ndarray  # [B, n]
+    a1: np.ndarray  # [B, n]
+    delta1: np.ndarray  # [B, n]
+    z2: np.ndarray  # [B, n2]: the whole z2, a2 and delta2, the same in every thread
+    a2: np.ndarray  # [B, n2]
+    delta2: np.ndarray  # [B, n2]
+
+
+@njit(nogil=True, **JIT)
+def train_one_hidden_shared(net, data, rows, batch_size, lr, shared, own):
+    """Thread t's part of math.train_one_hidden when T threads share every batch: the same math, split.
+
+    Thread t owns hidden units lo..hi-1 (hi - lo = n): rows lo:hi of W1, and its own blocks of b1,
+    z1, a1, delta1 and of W2's columns for those units. z2 = a1 W2^T + b2 is a sum over hidden
+    units, so each thread computes its units' part of it, a1[:, lo:hi] W2[:, lo:hi]^T; those [B, 10]
+    parts are all that threads exchange, once per batch, behind one barrier. Every thread then adds
+    them in the same order, so z2, a2 and delta2 come out identical in each (its own buffers), and
+    each updates its own copy of b2 identically. Everything else a thread reads it wrote itself: W2's
+    columns and a1 for its units, and the batch's images, which every thread gathers for itself
+    (cheaper than sharing them). The parts alternate between two buffers by batch parity: a thread
+    running ahead never overwrites a part another may still be reading. Each thread copies its part
+    of the model's b1, W2 and b2 into its blocks at the start and back at the end (b2: thread 0).
+    Returns once every thread has finished `rows` and the model is whole (True), or when a thread
+    failed (False).
+    """
+    sizes, (_, model_W1, model_W2), (_, model_b1, model_b2), activation, loss = net
+    X, labels, c255 = data
+    sync, T, _, _, _, z2_parts, zero = shared
+    t, lo, hi, b1, W2, b2, a0, z1, a1, delta1, z2, a2, delta2 = own
+    n0, n2, n = sizes[0], sizes[2], hi - lo
+    k = sync[(t + 1) * SLOT]  # barriers this thread has passed, in earlier calls too
+    W1 = model_W1[lo:hi]  # this thread's rows of W1; its b1, W2 (columns lo:hi) and b2 are its own blocks
+    b1[:n], W2[:, :n], b2[:n2] = model_b1[lo:hi], model_W2[:, lo:hi], model_b2
+    for start in range(0, len(rows), batch_size):
+        k += 1
+        p = k % 2
+        B = min(batch_size, len(rows) - start)
+        load_batch(X, c255, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
+        # forward: z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l)
+        affine(a0, W1, b1, z1, B, n0, n)  # this thread's units of z1 [B, n]
+        f(activation, z1, a1, B, n)
+        affine(a1, W2, zero, z2_parts[p, t], B, n, n2)  # their part of z2 - b2  [B, 10]
+        if not barrier(sync, t, T, k):  # every thread's part is in
+            return False
+        sum_blocks(z2_parts[p], b2, z2, B, n2)  # z2 [B, 10], whole
+        output(activation, loss, z2, a2, B, n2)
+        # backward: delta2 from the loss; hidden delta1 = (delta2 W2) * f'(z1), with W2 before its update
+        output_delta(activation, loss, z2, a2, labels, rows, start, delta2, B, n2)
+        backprop(delta2, W2, delta1, B, n, n2)  # this thread's units of delta1 [B, n]
+        times_f_prime(activation, z1, a1, delta1, B, n)
+        # update: W_l -= (lr / B) grad_W_l,  grad_W_l = delta_l^T a_{l-1};  b_l -= (lr / B) grad_b_l
+        eta = a0.dtype.type(lr / B)
+        sgd_step(delta2, a1, W2, b2, eta, B, n, n2)  # W2's columns lo:hi, and this thread's copy of b2
+        sgd_step(delta1, a0, W1, b1, eta, B, n0, n)  # rows lo:hi of W1
+    model_b1[lo:hi], model_W2[:, lo:hi] = b1[:n], W2[:, :n]
+    if t == 0:
+        model_b2[:] = b2[:n2]
+    return barrier(sync, t, T, k + 1)  # every thread is done: the model is whole
+
+
+@njit(**JIT)
+def barrier(sync, t, T, k):
+    """Thread t of T is at its k-th barrier: wait until every thread is. False if a thread failed.
+
+    Each thread's count sits on its own cache line (sync[(t + 1) * SLOT]); a thread publishes its count
+    with a release store and reads the others' with acquire loads, so everything a thread wrote
+    before its barrier is visible to every thread after it. Spinning, not sleeping: waking a sleeping
+    thread takes longer than a batch."""
+    store_release(sync, (t + 1) * SLOT, k)
+    for u in range(T):
+        while load_acquire(sync, (u + 1) * SLOT) < k:
+            if load_acquire(sync, FAILED) != 0:
+                return False
+            pause()
+    return True
+
+
+@njit(**JIT)
+def sum_blocks(parts, b, Z, B, m):
+    """Z = b + parts[0] + parts[1] + ..., for the first B rows and m columns of Z and of each part."""
+    for s in range(B):
+        for k in range(m):
+            acc = b[k]
+            for u in range(parts.shape[0]):
+                acc += parts[u, s, k]
+            Z[s, k] = acc
+
+
+@njit(nogil=True, **JIT)
+def serve(net, data, batch_size, shared, own):
+    """Helper thread t: run its part of each call of `train` that thread 0 posts (sync[GO] counts
+    them; job holds its number of rows and lr, job_rows the rows), until none comes for `polls` polls
+    (between the calls of one epoch it stays here) or the crew stops."""
+    sync, _, job, job_rows, polls, _, _ = shared
+    slot = (own[0] + 1) * SLOT  # own[0]: t
+    while True:
+        done = sync[slot + 1]  # calls this thread has served
+        polled = 0
+        while load_acquire(sync, GO) == done:
+            if load_acquire(sync, STOP) != 0 or polled == polls:
+                return
+            pause()
+            polled += 1
+        n, lr = np.int64(job[0]), job[1]
+        if not train_one_hidden_shared(net, data, job_rows[:n], batch_size, lr, shared, own):
+            return
+        sync[slot + 1] = done + 1
+
+
+@njit(**JIT)
+def post(sync, index, value):
+    """sync[index] = value, after every earlier store (the job's rows and parameters)."""
+    store_release(sync, index, value)
+
+
+# ---------------------------------------------------------------- the crew
+class Crew:
+    """Threads 1..T-1 of one model's shared training, kept between calls of `train`; the calling thread
+    is thread 0. Between calls a helper spins (`serve`), so the calls that make up one epoch cost no
+    wake-up (starting or waking a thread takes longer than a batch); then it sleeps until thread 0
+    posts the next call. It holds the model's arrays (`net`), never the model."""
+
+    POLLS = 20_000  # spin polls before a helper sleeps: longer than the gap between two calls of an epoch
+
+    def __init__(self, net, data, batch_size: int, T: int, capacity: int) -> None:
+        self.net, self.data, self.batch_size, self.T = net, data, batch_size, T
+        n0, n1, n2 = (int(n) for n in net.sizes)
+        bounds = split(n1, T)
+        units = max(hi - lo for lo, hi in bounds)
+        dtype, B = net.W[1].dtype, batch_size
+
+        def blocks(*shape, n):  # zeros [*shape, n (padded)], each row on a cache line
+            return padded(int(np.prod(shape)), n, dtype, pages=False).reshape(*shape, -1)
+
+        a0s = blocks(T, B, n=n0)
+        z1s, a1s, delta1s = blocks(T, B, n=units), blocks(T, B, n=units), blocks(T, B, n=units)
+        b1s, W2s = blocks(T, n=units), blocks(T, n2, n=units)
+        b2s, zero = blocks(T, n=n2), blocks(1, n=n2)[0]
+        z2_parts = blocks(2, T, B, n=n2)
+        z2s, a2s, delta2s = blocks(T, B, n=n2), blocks(T, B, n=n2), blocks(T, B, n=n2)
+        sync = np.zeros((T + 1) * SLOT, np.int64)
+        job = np.zeros(2)
+        rows = np.full(capacity, 0, np.int64)  # written now: no page faults in a timed call
+        self.shared = Shared(sync, T, job, rows, self.POLLS, z2_parts, zero)
+        owns = [
+            Own(t, lo, hi, b1s[t], W2s[t], b2s[t], a0s[t], z1s[t], a1s[t], delta1s[t], z2s[t], a2s[t], delta2s[t])
+            for t, (lo, hi) in enumerate(bounds)
+        ]
+        # each thread's arguments, as plain tuples (see math.py): the model's arrays, never the model
+        self.bundles = [(tuple(net), tuple(data), tuple(self.shared), tuple(own)) for own in owns]
+        self.closed = False
+        self.wake = [threading.Event() for _ in range(T)]
+        self.helpers = [
+            threading.Thread(target=self._helper, args=(t,), name=f"numba-train-{t}", daemon=True) for t in range(1, T)
+        ]
+        for helper in self.helpers:
+            helper.start()
+
+    def run(self, rows: np.ndarray, lr: float) -> None:
+        """Train on `rows` with every thread of the crew; the model is whole when this returns."""
+        n, sync = len(rows), self.shared.sync
+        self.shared.rows[:n] = rows
+        self.shared.job[:] = n, lr
+        post(sync, GO, sync[GO] + 1)
+        for event in self.wake[1:]:
+            event.set()
+        net, data, shared, own = self.bundles[0]
+        try:
+            finished = train_one_hidden_shared(net, data, self.shared.rows[:n], self.batch_size, lr, shared, own)
+        except BaseException:
+            sync[FAILED] = 1  # the helpers stop at their next barrier instead of waiting forever
+            self.close()
+            raise
+        if not finished:
+            self.close()
+            raise RuntimeError("a numba training thread failed (its error is printed above); the model is incomplete")
+
+    def _helper(self, t: int) -> None:
+        try:
+            while True:
+                self.wake[t].wait()
+                self.wake[t].clear()
+                if self.closed:
+                    return
+                net, data, shared, own = self.bundles[t]
+                serve(net, data, self.batch_size, shared, own)
+        except BaseException:
+            self.shared.sync[FAILED] = 1
+            raise
+
+    def close(self) -> None:
+        """Let the helper threads end (they hold the model's arrays until then)."""
+        self.closed = True
+        post(self.shared.sync, STOP, 1)
+        for event in self.wake:
+            event.set()
+
+
+def crew_for(model, data, batch_size: int, T: int, n_rows: int) -> Crew:
+    """The model's crew for this data, batch size and T that takes n_rows rows a call: its own, or a new one."""
+    crew = model.crew
+    fits = crew is not None and crew.data is data and (crew.batch_size, crew.T) == (batch_size, T)
+    if not fits or n_rows > len(crew.shared.rows):
+        if crew is not None:
+            crew.close()
+        crew = model.crew = Crew(model.net, data, batch_size, T, max(n_rows, len(data.X)))
+        weakref.finalize(model, crew.close)  # the crew holds the model's arrays, never the model
+    return crew

@@ -1,0 +1,38 @@
+"""`bench list` and `bench data`: which backends and which data this machine has."""
+
+from __future__ import annotations
+
+from bench.options import data_options
+
+
+def add_command(sub) -> None:
+    p = sub.add_parser("list", help="show every backend, its tier and dtypes, and why one is unavailable")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("data", help="fetch and verify MNIST and say where it is")
+    data_options(p)
+    p.set_defaults(func=cmd_data)
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from core.backend import discover
+
+    entries = sorted(discover().values(), key=lambda e: (e.substrate, e.tier, e.name))
+    rows = [(e.name, e.tier, ", ".join(e.dtypes), "yes" if not e.problem else f"no: {e.problem}", e.summary)
+            for e in entries]  # fmt: skip
+    print(tabulate(rows, headers=["backend", "tier", "dtypes", "available", "what it is"]))
+    return 0
+
+
+def cmd_data(args) -> int:
+    from time import perf_counter
+
+    from core.mnist import load_mnist
+
+    t0 = perf_counter()
+    mnist = load_mnist(args.data_dir, verify=not args.unverified)
+    print(f"MNIST: {len(mnist.train_labels):,} training and {len(mnist.test_labels):,} test images, "
+          f"verified, from {mnist.source} in {perf_counter() - t0:.2f} s (digest {mnist.digest})")  # fmt: skip
+    return 0

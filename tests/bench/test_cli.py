@@ -1,0 +1,94 @@
+"""The command line end to end, in fresh processes, on a small synthetic IDX set."""
+
+import csv
+
+import pytest
+
+from bench.options import default_thread_counts
+from core.results import EPOCH_COLUMNS, SUMMARY_COLUMNS
+from tests.conftest import run_cli
+
+DESIGN_EPOCH_COLUMNS = ["run_id", "backend", "dtype", "threads", "layers", "activation", "loss", "batch_size", "lr",
+                        "seed", "epoch", "train_s", "eval_s", "samples_timed", "extrapolated", "test_correct",
+                        "test_total", "test_accuracy"]  # fmt: skip
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_appends_epochs_and_summary_and_keeps_earlier_runs(idx_dir, tmp_path):
+    results = tmp_path / "results"
+    args = ["run", "--backend", "numpy-tuned", "--epochs", "2", "--data-dir", str(idx_dir), "--unverified",
+            "--results", str(results), "--quiet"]  # fmt: skip
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert "epoch  1/2" in first.stdout and "/ 100" in first.stdout
+    with open(results / "epochs.csv") as f:
+        header = f.readline().strip().split(",")
+    assert header[: len(DESIGN_EPOCH_COLUMNS)] == DESIGN_EPOCH_COLUMNS and header == EPOCH_COLUMNS
+    before = {name: (results / name).read_bytes() for name in ("epochs.csv", "summary.csv")}
+
+    second = run_cli(*args, "--dtype", "float64", "--seed", "3")
+    assert second.returncode == 0, second.stderr
+    for name, old in before.items():
+        assert (results / name).read_bytes().startswith(old)  # earlier rows intact, byte for byte
+    epochs, summary = read_csv(results / "epochs.csv"), read_csv(results / "summary.csv")
+    assert [r["epoch"] for r in epochs] == ["1", "2", "1", "2"]
+    assert [r["dtype"] for r in summary] == ["float32", "float64"] and len({r["run_id"] for r in summary}) == 2
+    assert list(summary[0]) == SUMMARY_COLUMNS
+    row = epochs[-1]
+    assert int(row["test_total"]) == 100 and 0 <= float(row["test_accuracy"]) <= 1 and float(row["train_s"]) > 0
+    assert summary[-1]["numpy"] and summary[-1]["blas"] and summary[-1]["cpu"]
+
+
+def test_all_compares_backends_with_the_quoted_rust_rows(idx_dir, tmp_path):
+    results = tmp_path / "results"
+    done = run_cli("all", "--quick", "--backends", "numpy-tuned,python-plain", "--data-dir", str(idx_dir), "--unverified",
+                   "--results", str(results))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for text in ("rust Vec<f32>", "rust ndarray", "not measured here", "6.2x", "numpy-tuned", "python-plain"):
+        assert text in done.stdout
+    assert "not measured here" in (results / "comparison.md").read_text()
+    summary = read_csv(results / "summary.csv")
+    assert {r["backend"] for r in summary} == {"numpy-tuned", "python-plain"}
+    assert max(float(r["speedup"]) for r in summary) >= 1 and min(float(r["speedup"]) for r in summary) == 1
+    # every thread count for numpy; python, which cannot use threads, at the first only
+    counts = [str(t) for t in default_thread_counts()]
+    assert sorted((r["backend"], r["threads"]) for r in summary) == sorted(
+        [("numpy-tuned", t) for t in counts] + [("python-plain", counts[0])]
+    )
+    if len(counts) > 1:
+        assert "At one thread only: python-plain" in done.stdout
+
+
+def test_list_shows_backends_and_check_passes():
+    listed = run_cli("list")
+    assert listed.returncode == 0 and "numpy-plain" in listed.stdout and "float32, float64" in listed.stdout
+    checked = run_cli("check", "numpy-tuned", "--dtype", "float64")
+    assert checked.returncode == 0 and "matches the reference" in checked.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--backend", "nosuch"], "unknown backend 'nosuch'; known: "),
+        (["run", "--batch-size", "0"], "argument --batch-size: must be at least 1"),
+        (["run", "--lr", "nan"], "argument --lr: must be finite"),
+        (["run", "--lr", "-2"], "--lr must be a positive"),
+        (["run", "--epochs", "many"], "argument --epochs: expected an integer"),
+        (["run", "--layers", "784,36,9"], "must start with 784"),
+        (["run", "--activation", "swish"], "invalid choice"),
+        (["run", "--backend", "python-plain", "--dtype", "float32"], "does not support --dtype float32"),
+        (["run", "--data-dir", "/nonexistent/mnist"], "does not exist"),
+        (["frobnicate"], "invalid choice"),
+        (["run", "--frob"], "unrecognized arguments"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(args, message):
+    done = run_cli(*args)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert message in lines[0]

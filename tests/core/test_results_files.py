@@ -1,0 +1,111 @@
+"""Results files survive damage: whole records on write, readers that read around a bad line."""
+
+import os
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from core import results
+from core.errors import UserError
+from tests.bench.test_report import write_run
+from tests.conftest import run_cli
+
+COLUMNS = ["a", "b", "c"]
+
+
+def test_a_last_line_cut_short_is_set_aside_not_glued_to(tmp_path):
+    path = tmp_path / "epochs.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5")
+    with pytest.warns(UserWarning, match="cut short"):
+        results.append_rows(path, COLUMNS, [{"a": 7, "b": 8, "c": 9}])
+    assert path.read_text() == "a,b,c\n1,2,3\n7,8,9\n"
+    (aside,) = tmp_path.glob("epochs.*.cut-line.txt")
+    assert aside.read_text() == "4,5\n"
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_writer(tmp_path):
+    path = tmp_path / "summary.csv"
+    stale = tmp_path / ".summary.csv.99999.tmp"
+    stale.write_bytes(b"x" * 1000)
+    results.append_rows(path, COLUMNS, [{"a": 1}])
+    assert not stale.exists() and path.read_text() == "a,b,c\n1,,\n"
+
+
+def test_a_symlinked_results_file_is_written_through(tmp_path):
+    real = tmp_path / "elsewhere" / "epochs.csv"
+    real.parent.mkdir()
+    real.write_text("a,b,c\n1,2,3\n")
+    link = tmp_path / "epochs.csv"
+    link.symlink_to(real)
+    results.append_rows(link, COLUMNS, [{"a": 4, "b": 5, "c": 6}])
+    assert link.is_symlink() and real.read_text() == "a,b,c\n1,2,3\n4,5,6\n"
+
+
+def test_a_reader_skips_malformed_lines_with_one_warning(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n")
+    with pytest.warns(UserWarning, match=r"skipped 2 malformed line\(s\): line 3, 4"):
+        df = results.read_csv(path, ("a",))
+    assert df["a"].tolist() == [1, 10]
+
+
+def test_a_missing_column_is_named(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match="no column 'c'"):
+        results.read_csv(path, ("a", "c"))
+
+
+@settings(max_examples=50, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(st.data())
+def test_any_damage_to_a_summary_is_read_around_or_refused_in_one_line(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("damaged")
+    write_run(folder)
+    path = folder / "summary.csv"
+    content = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(content) - 1))
+        action = data.draw(st.sampled_from(["cut", "flip", "insert", "delete"]))
+        if action == "cut":
+            content = content[:at]
+        elif action == "flip":
+            content[at] = data.draw(st.sampled_from(list(b',"\n\r\x00x9')))
+        elif action == "insert":
+            content[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+        else:
+            del content[at : at + data.draw(st.integers(1, 40))]
+        if not content:
+            break
+    path.write_bytes(bytes(content))
+    from bench import report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            report.render(report.read_summary(folder))
+        except UserError:
+            pass
+
+
+def test_report_over_a_damaged_line_prints_the_good_rows_and_a_warning(tmp_path):
+    write_run(tmp_path)
+    path = tmp_path / "summary.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[3] = "garbage,line\n"
+    path.write_text("".join(lines))
+    done = run_cli("report", "--results", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "numba-tuned" in done.stdout and "python-plain" in done.stdout
+    assert "skipped 1 malformed line(s): line 4" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_unwritable_folder_is_refused_in_one_line(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    with pytest.raises(UserError, match="cannot write results"):
+        results.append_rows(folder / "x.csv", COLUMNS, [{"a": 1}])
