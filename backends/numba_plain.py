@@ -9,7 +9,7 @@ order the equations are written. Any layer list, every activation and both losse
 It is deliberately nothing more: no blocking for registers or caches, no intrinsics, no threads
 (`prange`), no `fastmath` (so a dot product stays a sequential sum that LLVM will not split across
 vector lanes), no flush-to-zero or other subnormal handling, no aligned or padded memory.
-Those live in backends/numba_tuned.py. What a competent user does do is here: the batch loop is
+Those live in backends/numba_tuned/. What a competent user does do is here: the batch loop is
 compiled (not a Python loop calling a kernel per batch), the batch's arrays are allocated once a
 call rather than once a batch, kernels are cached on disk (cache=True), and float32 stays float32:
 numba makes `1 + x` float64 for a float32 x (a Python number is a float64 or an int64 to it), so the
