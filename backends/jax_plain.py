@@ -57,7 +57,7 @@ def weights(model: Model) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 # ---------------------------------------------------------------- the math: forward, cost, gradient, update
-def _f(kind: str, z):
+def f(kind: str, z):
     jax = common.jax
     return {"sigmoid": jax.nn.sigmoid, "tanh": common.jnp.tanh, "relu": jax.nn.relu}[kind](z)
 
@@ -67,7 +67,7 @@ def forward(params, X, activation: str):
     a = X  # a_0
     for W, b in params[:-1]:
         z = a @ W.T + b  # z_l  [B, n_l]
-        a = _f(activation, z)  # a_l
+        a = f(activation, z)  # a_l
     W, b = params[-1]
     return a @ W.T + b  # z_L  [B, 10]
 
@@ -76,7 +76,7 @@ def cost(params, X, Y, activation: str, loss: str):
     """Summed over the batch: quadratic 1/2 sum (a_L - Y)^2, or cross-entropy -sum Y log softmax(z_L)."""
     z_L = forward(params, X, activation)
     if loss == "quadratic":
-        return 0.5 * common.jnp.sum((_f(activation, z_L) - Y) ** 2)
+        return 0.5 * common.jnp.sum((f(activation, z_L) - Y) ** 2)
     return -common.jnp.sum(Y * common.jax.nn.log_softmax(z_L))
 
 
@@ -109,7 +109,7 @@ def train(model: Model, data: common.Data, rows: np.ndarray, batch_size: int, lr
 # ---------------------------------------------------------------- inference and warm-up
 def _classes(params, X, activation: str, loss: str):
     z_L = forward(params, X, activation)
-    a_L = common.jax.nn.softmax(z_L) if loss == "cross-entropy" else _f(activation, z_L)
+    a_L = common.jax.nn.softmax(z_L) if loss == "cross-entropy" else f(activation, z_L)
     return a_L.argmax(axis=1)  # of a_L, not z_L: a_L may tie where z_L does not (relu, a saturated sigmoid)
 
 

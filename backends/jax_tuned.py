@@ -29,6 +29,7 @@ from functools import partial
 import numpy as np
 
 from backends import _jax_common as common
+from backends.jax_plain import f, forward  # the same forward pass; what differs is the loop around it
 
 name = "jax-tuned"
 tier = "tuned"
@@ -64,21 +65,6 @@ def weights(model: Model) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 # ---------------------------------------------------------------- the math: forward, cost, gradient, update
-def _f(kind: str, z):
-    jax = common.jax
-    return {"sigmoid": jax.nn.sigmoid, "tanh": common.jnp.tanh, "relu": jax.nn.relu}[kind](z)
-
-
-def forward(params, X, activation: str):
-    """z_L for a batch X [B, 784]: z_l = a_{l-1} W_l^T + b_l, a_l = f(z_l) below the output layer."""
-    a = X  # a_0
-    for W, b in params[:-1]:
-        z = a @ W.T + b  # z_l  [B, n_l]
-        a = _f(activation, z)  # a_l
-    W, b = params[-1]
-    return a @ W.T + b  # z_L  [B, 10]
-
-
 def cost(params, X, Y, weight, activation: str, loss: str):
     """Summed over the batch: quadratic 1/2 sum (a_L - Y)^2, or cross-entropy -sum Y log softmax(z_L).
 
@@ -86,7 +72,7 @@ def cost(params, X, Y, weight, activation: str, loss: str):
     last batch up to B rows (x * 1 is exact, so a full batch's numbers are those without weights)."""
     z_L = forward(params, X, activation)
     if loss == "quadratic":
-        return 0.5 * common.jnp.sum(weight[:, None] * (_f(activation, z_L) - Y) ** 2)
+        return 0.5 * common.jnp.sum(weight[:, None] * (f(activation, z_L) - Y) ** 2)
     return -common.jnp.sum(weight[:, None] * Y * common.jax.nn.log_softmax(z_L))
 
 
@@ -142,7 +128,7 @@ def train(model: Model, data: common.Data, rows: np.ndarray, batch_size: int, lr
 # ---------------------------------------------------------------- inference and warm-up
 def _classes(params, X, activation: str, loss: str):
     z_L = forward(params, X, activation)
-    a_L = common.jax.nn.softmax(z_L) if loss == "cross-entropy" else _f(activation, z_L)
+    a_L = common.jax.nn.softmax(z_L) if loss == "cross-entropy" else f(activation, z_L)
     return a_L.argmax(axis=1)  # of a_L, not z_L: a_L may tie where z_L does not (relu, a saturated sigmoid)
 
 

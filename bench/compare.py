@@ -114,7 +114,10 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
         names = [n for n in names if registry[n].tier == args.tier]
         if not names:
             raise UserError(f"no backend of tier {args.tier} is selected (see: python -m bench list)")
-    names.sort(key=lambda n: (registry[n].substrate, registry[n].tier, n))
+    from bench.report import SUBSTRATE_ORDER
+
+    rank = {s: i for i, s in enumerate(SUBSTRATE_ORDER)}  # the table's order: no library first
+    names.sort(key=lambda n: (rank.get(registry[n].substrate, len(rank)), registry[n].substrate, registry[n].tier, n))
     jobs = [(name, threads) for threads in args.threads for name in names
             if threads == args.threads[0] or (registry[name].threaded and registry[name].tier == "tuned")]  # fmt: skip
     return names, jobs
