@@ -142,5 +142,7 @@ def warmup(model: Model, data: common.Data) -> None:
     jnp, B = common.jnp, model.batch_size
     scratch = [(jnp.copy(W), jnp.copy(b)) for W, b in model.params]
     scratch = _loop(model)(scratch, data.X, data.Y, np.zeros((_capacity(data, B), B), np.int32), 0, B, 0.0)
-    predict(Model(scratch, model.activation, model.loss, B, model.threads),
-            common.Data(data.X[: common.PREDICT_CHUNK], data.Y[: common.PREDICT_CHUNK]))  # fmt: skip
+    predict(
+        Model(scratch, model.activation, model.loss, B, model.threads),
+        common.Data(data.X[: common.PREDICT_CHUNK], data.Y[: common.PREDICT_CHUNK]),
+    )

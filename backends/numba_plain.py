@@ -225,8 +225,22 @@ def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float
     """One compiled call for all of `rows`, with the batch's arrays allocated for it."""
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     z, a, delta, grad_W, grad_b = _batch_arrays(model.W, batch_size)
-    _train(model.W, model.b, z, a, delta, grad_W, grad_b, data.X, data.Y, rows, int(batch_size), float(lr),
-           model.activation, model.loss)  # fmt: skip
+    _train(
+        model.W,
+        model.b,
+        z,
+        a,
+        delta,
+        grad_W,
+        grad_b,
+        data.X,
+        data.Y,
+        rows,
+        int(batch_size),
+        float(lr),
+        model.activation,
+        model.loss,
+    )
 
 
 # ---------------------------------------------------------------- inference and warm-up

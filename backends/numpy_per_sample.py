@@ -54,8 +54,15 @@ class Model:
 def load(weights, spec, dtype: str) -> Model:
     W = [None] + [np.array(w, dtype=dtype) for w, _ in weights]
     b = [None] + [np.array(bias, dtype=dtype) for _, bias in weights]
-    return Model(W, b, spec.activation, spec.loss, grad_W=[None] + [np.empty_like(w) for w in W[1:]],
-                 grad_b=[None] + [np.empty_like(v) for v in b[1:]], outer=[None] + [np.empty_like(w) for w in W[1:]])  # fmt: skip
+    return Model(
+        W,
+        b,
+        spec.activation,
+        spec.loss,
+        grad_W=[None] + [np.empty_like(w) for w in W[1:]],
+        grad_b=[None] + [np.empty_like(v) for v in b[1:]],
+        outer=[None] + [np.empty_like(w) for w in W[1:]],
+    )
 
 
 # ---------------------------------------------------------------- the math: forward, backward, update

@@ -70,8 +70,10 @@ def _backward_update(m: Model, z: list, a: list, Y: list, lr: float) -> None:
     delta = [None] * (L + 1)
     # output: quadratic cost   delta_L = (a_L - Y) * f'(z_L);   softmax + cross-entropy   delta_L = a_L - Y
     if m.loss == "quadratic":
-        delta[L] = [[(av - yv) * f_prime(zv, av) for zv, av, yv in zip(z_row, a_row, y_row)]
-                    for z_row, a_row, y_row in zip(z[L], a[L], Y)]  # fmt: skip
+        delta[L] = [
+            [(av - yv) * f_prime(zv, av) for zv, av, yv in zip(z_row, a_row, y_row)]
+            for z_row, a_row, y_row in zip(z[L], a[L], Y)
+        ]
     else:
         delta[L] = [[av - yv for av, yv in zip(a_row, y_row)] for a_row, y_row in zip(a[L], Y)]
     for l in range(L, 0, -1):
@@ -81,8 +83,10 @@ def _backward_update(m: Model, z: list, a: list, Y: list, lr: float) -> None:
         grad_b = [sum(d) for d in delta_cols]  # sum over rows of delta_l  [n_l]
         if l > 1:  # hidden: delta_{l-1} = (delta_l W_l) * f'(z_{l-1}), with W_l before its update
             W_cols = list(zip(*m.W[l]))  # [n_{l-1}][n_l]
-            delta[l - 1] = [[sum(map(mul, d_row, w)) * f_prime(zv, av) for w, zv, av in zip(W_cols, z_row, a_row)]
-                            for d_row, z_row, a_row in zip(delta[l], z[l - 1], a[l - 1])]  # fmt: skip
+            delta[l - 1] = [
+                [sum(map(mul, d_row, w)) * f_prime(zv, av) for w, zv, av in zip(W_cols, z_row, a_row)]
+                for d_row, z_row, a_row in zip(delta[l], z[l - 1], a[l - 1])
+            ]
         # update: W_l -= (lr / B) grad_W_l,  b_l -= (lr / B) grad_b_l
         m.W[l] = [[w - step * g for w, g in zip(w_row, g_row)] for w_row, g_row in zip(m.W[l], grad_W)]
         m.b[l] = [bias - step * g for bias, g in zip(m.b[l], grad_b)]

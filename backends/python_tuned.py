@@ -100,8 +100,11 @@ def _affine_source(n: int, k: int) -> str:
 
 def _subtract_outer_source(n: int, k: int) -> str:
     """W - step delta^T a for n rows: per k weight rows, one pass that sums the n rows' terms of each."""
-    scale = "".join(f"        {', '.join(f'c{q}_{r}' for r in range(n))}, = [step * d for d in delta_cols[j + {q}]]\n"
-                    f"        w_new{q} = []\n        append{q} = w_new{q}.append\n" for q in range(k))  # fmt: skip
+    scale = "".join(
+        f"        {', '.join(f'c{q}_{r}' for r in range(n))}, = [step * d for d in delta_cols[j + {q}]]\n"
+        f"        w_new{q} = []\n        append{q} = w_new{q}.append\n"
+        for q in range(k)
+    )
     update = "".join(
         f"            append{q}(w{q} - ({' + '.join(f'c{q}_{r} * v{r}' for r in range(n))}))\n" for q in range(k)
     )
@@ -200,16 +203,20 @@ def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float
         delta = [None] * (L + 1)
         # output: quadratic cost   delta_L = (a_L - Y) * f'(z_L);   softmax + cross-entropy   delta_L = a_L - Y
         if model.loss == "quadratic":
-            delta[L] = [[(av - yv) * f_prime(zv, av) for zv, av, yv in zip(z_row, a_row, Y[i])]
-                        for z_row, a_row, i in zip(z[L], a[L], batch)]  # fmt: skip
+            delta[L] = [
+                [(av - yv) * f_prime(zv, av) for zv, av, yv in zip(z_row, a_row, Y[i])]
+                for z_row, a_row, i in zip(z[L], a[L], batch)
+            ]
         else:
             delta[L] = [[av - yv for av, yv in zip(a_row, Y[i])] for a_row, i in zip(a[L], batch)]
         for l in range(L, 0, -1):
             grad_b = [sum(d) for d in zip(*delta[l])]  # sum over rows of delta_l  [n_l]
             if l > 1:  # hidden: delta_{l-1} = (delta_l W_l) * f'(z_{l-1}), with W_l before its update
                 W_cols = list(zip(*W[l]))  # [n_{l-1}][n_l]
-                delta[l - 1] = [[sum(map(mul, d_row, w)) * f_prime(zv, av) for w, zv, av in zip(W_cols, z_row, a_row)]
-                                for d_row, z_row, a_row in zip(delta[l], z[l - 1], a[l - 1])]  # fmt: skip
+                delta[l - 1] = [
+                    [sum(map(mul, d_row, w)) * f_prime(zv, av) for w, zv, av in zip(W_cols, z_row, a_row)]
+                    for d_row, z_row, a_row in zip(delta[l], z[l - 1], a[l - 1])
+                ]
             # update: W_l -= (lr / B) grad_W_l with grad_W_l = delta_l^T a_{l-1}, fused;  b_l -= (lr / B) grad_b_l
             W[l] = _subtract_outer(W[l], step, delta[l], a[l - 1])
             b[l] = [bias - step * g for bias, g in zip(b[l], grad_b)]

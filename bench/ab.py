@@ -25,9 +25,12 @@ from core.errors import BackendError, UserError
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("ab", help="time two backends, or two versions of one, side by side in one process",
-                       description="Train A and B in one process on the same batches, epochs alternating, and "
-                                   "print B's epoch time over A's; --epochs is for each side.")  # fmt: skip
+    p = sub.add_parser(
+        "ab",
+        help="time two backends, or two versions of one, side by side in one process",
+        description="Train A and B in one process on the same batches, epochs alternating, and "
+        "print B's epoch time over A's; --epochs is for each side.",
+    )
     p.add_argument("a", metavar="A", help="a backend name (see: bench list) or the path of a backend module (.py)")
     p.add_argument("b", metavar="B", help="the same, for the other side")
     p.add_argument("--dtype", help="the dtype of both (default: each backend's first)")
@@ -55,8 +58,10 @@ def resolve(arg: str):
         return get_backend(arg, registry)
     path = Path(arg)
     if path.suffix != ".py" or not path.is_file():
-        raise UserError(f"{arg!r} is neither a backend ({', '.join(registry)}) nor a backend module file (.py); "
-                        "give a name from `python -m bench list` or the path of a module")  # fmt: skip
+        raise UserError(
+            f"{arg!r} is neither a backend ({', '.join(registry)}) nor a backend module file (.py); "
+            "give a name from `python -m bench list` or the path of a module"
+        )
     entry = backend_from_file(path)
     if entry.problem:
         raise UserError(f"{arg}: {entry.problem}")
@@ -70,8 +75,9 @@ def _blame(side: Side, doing: str):
     try:
         yield
     except Exception as exc:
-        raise BackendError(f"{side.label} failed in {doing}: {type(exc).__name__}: {exc} "
-                           "(python -m bench --debug ab ... shows where)") from exc  # fmt: skip
+        raise BackendError(
+            f"{side.label} failed in {doing}: {type(exc).__name__}: {exc} (python -m bench --debug ab ... shows where)"
+        ) from exc
 
 
 def side_by_side(sides: list[Side], spec, mnist, settle_s: float = 0.0):
@@ -138,19 +144,29 @@ def cmd_ab(args) -> int:
         return 130
     for side in sides:
         del side.seconds[epochs:]  # compare whole pairs only
-    rows = [[name, side.label, side.backend.name, side.dtype, f"{statistics.median(side.seconds):.4f}",
-             f"{min(side.seconds):.4f}-{max(side.seconds):.4f}",
-             "" if math.isnan(side.accuracy) else f"{100 * side.accuracy:.2f}%"]
-            for name, side in zip("AB", sides)]  # fmt: skip
+    rows = [
+        [
+            name,
+            side.label,
+            side.backend.name,
+            side.dtype,
+            f"{statistics.median(side.seconds):.4f}",
+            f"{min(side.seconds):.4f}-{max(side.seconds):.4f}",
+            "" if math.isnan(side.accuracy) else f"{100 * side.accuracy:.2f}%",
+        ]
+        for name, side in zip("AB", sides)
+    ]
     print(tabulate(rows, headers=["", "given", "backend", "dtype", "s/epoch (median)", "min-max", "test acc"]))
     a, b = sides
     ratios = [tb / ta for ta, tb in zip(a.seconds, b.seconds)]
     r = statistics.median(ratios)
     verdict = f"B {100 * (1 - r):.1f}% faster" if r < 1 else f"B {100 * (r - 1):.1f}% slower"
     print(f"\nB/A, epoch by epoch: median {r:.3f} ({verdict}), range {min(ratios):.3f}-{max(ratios):.3f}")
-    print(f"Measured in one process, {epochs} epochs each, alternating; layers {spec.layers_str}, batch "
-          f"{spec.batch_size}, {args.threads} thread(s); {env['cpu']} ({env['cores']} cores), BLAS {env['blas']}. "
-          "The same backend on both sides shows how far apart identical code lands.")  # fmt: skip
+    print(
+        f"Measured in one process, {epochs} epochs each, alternating; layers {spec.layers_str}, batch "
+        f"{spec.batch_size}, {args.threads} thread(s); {env['cpu']} ({env['cores']} cores), BLAS {env['blas']}. "
+        "The same backend on both sides shows how far apart identical code lands."
+    )
     if settled:
         print(f"Before epoch 1: {settled.describe()}.")
     if interrupted:

@@ -20,8 +20,10 @@ def cmd_list(args) -> int:
     from core.backend import discover
 
     entries = sorted(discover().values(), key=lambda e: (e.substrate, e.tier, e.name))
-    rows = [(e.name, e.tier, ", ".join(e.dtypes), "yes" if not e.problem else f"no: {e.problem}", e.summary)
-            for e in entries]  # fmt: skip
+    rows = [
+        (e.name, e.tier, ", ".join(e.dtypes), "yes" if not e.problem else f"no: {e.problem}", e.summary)
+        for e in entries
+    ]
     print(tabulate(rows, headers=["backend", "tier", "dtypes", "available", "what it is"]))
     return 0
 
@@ -33,6 +35,8 @@ def cmd_data(args) -> int:
 
     t0 = perf_counter()
     mnist = load_mnist(args.data_dir, verify=not args.unverified)
-    print(f"MNIST: {len(mnist.train_labels):,} training and {len(mnist.test_labels):,} test images, "
-          f"verified, from {mnist.source} in {perf_counter() - t0:.2f} s (digest {mnist.digest})")  # fmt: skip
+    print(
+        f"MNIST: {len(mnist.train_labels):,} training and {len(mnist.test_labels):,} test images, "
+        f"verified, from {mnist.source} in {perf_counter() - t0:.2f} s (digest {mnist.digest})"
+    )
     return 0

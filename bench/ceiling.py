@@ -33,8 +33,12 @@ def add_command(sub) -> None:
     p.add_argument("--threads", type=thread_list, default=[1], help="BLAS thread counts, e.g. 1,2 (default 1)")
     p.add_argument("--dtypes", type=dtype_list, default=list(DTYPES), help="default float32,float64")
     p.add_argument("--n", type=number(int, 16), default=DEFAULT_N, help="matrix size (default %(default)s)")
-    p.add_argument("--repeats", type=number(int, 1), default=DEFAULT_REPEATS,
-                   help="timed products; the best counts (default %(default)s)")  # fmt: skip
+    p.add_argument(
+        "--repeats",
+        type=number(int, 1),
+        default=DEFAULT_REPEATS,
+        help="timed products; the best counts (default %(default)s)",
+    )
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
     settle_option(p)
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `bench all` to file the rows under its run
@@ -51,19 +55,36 @@ def measure(run_id: str, dtypes, threads, n: int = DEFAULT_N, repeats: int = DEF
     for t in threads:
         for dtype in dtypes:
             gflops, best = matmul_gflops(dtype, t, n, repeats)
-            rows.append({"run_id": run_id, "dtype": dtype, "threads": t, "gflops": gflops, "n": n, "blas": blas,
-                         "cpu": cpu, "host": host, "repeats": repeats, "best_s": best})  # fmt: skip
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "dtype": dtype,
+                    "threads": t,
+                    "gflops": gflops,
+                    "n": n,
+                    "blas": blas,
+                    "cpu": cpu,
+                    "host": host,
+                    "repeats": repeats,
+                    "best_s": best,
+                }
+            )
     return rows
 
 
 def busy_warning(ceiling: dict) -> str:
     """A warning when more threads measured slower than fewer: another process held a core."""
-    slower = [f"{dtype} {t} threads" for (dtype, t), (g, _) in ceiling.items()
-              if any(d == dtype and t0 < t and g0 > g for (d, t0), (g0, _) in ceiling.items())]  # fmt: skip
+    slower = [
+        f"{dtype} {t} threads"
+        for (dtype, t), (g, _) in ceiling.items()
+        if any(d == dtype and t0 < t and g0 > g for (d, t0), (g0, _) in ceiling.items())
+    ]
     if not slower:
         return ""
-    return (f"warning: {', '.join(sorted(slower))} measured slower than fewer threads: the machine was busy, "
-            "so that ceiling is low; rerun `python -m bench ceiling` on a quiet machine")  # fmt: skip
+    return (
+        f"warning: {', '.join(sorted(slower))} measured slower than fewer threads: the machine was busy, "
+        "so that ceiling is low; rerun `python -m bench ceiling` on a quiet machine"
+    )
 
 
 def cmd_ceiling(args) -> int:
@@ -80,10 +101,17 @@ def cmd_ceiling(args) -> int:
     settled = settle(args.settle)
     rows = measure(run_id, args.dtypes, args.threads, args.n, args.repeats)
     results.append_rows(args.results / "ceiling.csv", CEILING_COLUMNS, rows)
-    print(tabulate([(r["dtype"], r["threads"], f"{r['gflops']:.1f}", f"{1e3 * r['best_s']:.1f}") for r in rows],
-                   headers=["dtype", "threads", "GFLOP/s", "best ms"], disable_numparse=True))  # fmt: skip
-    print(f"numpy matmul {args.n}x{args.n}, best of {args.repeats} after a warm-up; BLAS {rows[0]['blas']}; "
-          f"{rows[0]['cpu']}; appended to {args.results / 'ceiling.csv'} (run {run_id})")  # fmt: skip
+    print(
+        tabulate(
+            [(r["dtype"], r["threads"], f"{r['gflops']:.1f}", f"{1e3 * r['best_s']:.1f}") for r in rows],
+            headers=["dtype", "threads", "GFLOP/s", "best ms"],
+            disable_numparse=True,
+        )
+    )
+    print(
+        f"numpy matmul {args.n}x{args.n}, best of {args.repeats} after a warm-up; BLAS {rows[0]['blas']}; "
+        f"{rows[0]['cpu']}; appended to {args.results / 'ceiling.csv'} (run {run_id})"
+    )
     if settled:
         print(f"before measuring: {settled.describe()}")
     warning = busy_warning({(r["dtype"], r["threads"]): (r["gflops"], r["n"]) for r in rows})

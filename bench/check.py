@@ -9,8 +9,12 @@ def add_command(sub) -> None:
     p = sub.add_parser("check", help="prove a backend matches the float64 numpy reference")
     p.add_argument("name", help="backend name (see: bench list)")
     p.add_argument("--dtype", help="one dtype (default: every dtype the backend supports)")
-    p.add_argument("--threads", type=number(int, 1), default=1,
-                   help="BLAS and numba threads (default 1, as bench run); numba shares batches among threads")  # fmt: skip
+    p.add_argument(
+        "--threads",
+        type=number(int, 1),
+        default=1,
+        help="BLAS and numba threads (default 1, as bench run); numba shares batches among threads",
+    )
     p.set_defaults(func=cmd_check)
 
 
@@ -34,8 +38,16 @@ def cmd_check(args) -> int:
                 continue
             worst = max(r.errors, key=lambda e: e[1])
             failed += not r.passed
-            rows.append((dtype, config, "pass" if r.passed else "FAIL", f"{worst[1]:.1e} ({worst[0]})",
-                         f"{100 * r.agreement:.1f}%", f"tolerance {TOLERANCE[dtype]:.0e}"))  # fmt: skip
+            rows.append(
+                (
+                    dtype,
+                    config,
+                    "pass" if r.passed else "FAIL",
+                    f"{worst[1]:.1e} ({worst[0]})",
+                    f"{100 * r.agreement:.1f}%",
+                    f"tolerance {TOLERANCE[dtype]:.0e}",
+                )
+            )
     print(tabulate(rows, headers=["dtype", "configuration", "result", "largest error", "same predictions", ""]))
     who = f"{backend.name} with {args.threads} threads" if args.threads > 1 else backend.name
     print(f"{who}: {'FAILED ' + str(failed) + ' configuration(s)' if failed else 'matches the reference'}")

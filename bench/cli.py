@@ -12,14 +12,28 @@ import warnings
 from bench.options import Parser, program_name
 from core.errors import UserError
 
-COMMANDS = ("catalog", "run", "compare", "report", "check", "ab", "evaluate", "show", "plots", "ceiling", "scaling",
-            "sweep")  # modules of bench/, in the order of `--help`
+COMMANDS = (
+    "catalog",
+    "run",
+    "compare",
+    "report",
+    "check",
+    "ab",
+    "evaluate",
+    "show",
+    "plots",
+    "ceiling",
+    "scaling",
+    "sweep",
+)  # modules of bench/, in the order of `--help`
 
 
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = Parser(prog=program_name(), description="Train one MNIST MLP on interchangeable numeric backends and time them.")
+    parser = Parser(
+        prog=program_name(), description="Train one MNIST MLP on interchangeable numeric backends and time them."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
@@ -123,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         if args.debug:
             raise
-        print("error: out of memory; try a smaller --layers, --batch-size or fewer --epochs with "
-              "--snapshot-every", file=sys.stderr)  # fmt: skip
+        print(
+            "error: out of memory; try a smaller --layers, --batch-size or fewer --epochs with --snapshot-every",
+            file=sys.stderr,
+        )
         return 1
     except OSError as exc:
         if args.debug:

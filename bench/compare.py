@@ -24,9 +24,12 @@ def add_command(sub) -> None:
     p.add_argument("--backends", help="comma-separated backend names (default: every available one)")
     p.add_argument("--tier", choices=TIERS, help="only the backends of this tier (default: both)")
     spec_options(p, several_threads=True)
-    p.add_argument("--budget", type=number(float, 1),
-                   help="seconds per row; a backend too slow for full epochs is timed on the first batches "
-                        f"of each epoch and extrapolated (default: {TRAINING_S:.0f} s shared among the rows)")  # fmt: skip
+    p.add_argument(
+        "--budget",
+        type=number(float, 1),
+        help="seconds per row; a backend too slow for full epochs is timed on the first batches "
+        f"of each epoch and extrapolated (default: {TRAINING_S:.0f} s shared among the rows)",
+    )
     length = p.add_mutually_exclusive_group()
     length.add_argument("--full", action="store_true", help="no budget: train every backend on full epochs")
     length.add_argument("--quick", action="store_true", help="a smoke run in seconds: 1 epoch, 5 s budget per backend")
@@ -34,13 +37,41 @@ def add_command(sub) -> None:
     p.set_defaults(func=cmd_all)
 
 
-
 def _child_command(args, backend: str, threads: int, run_id: str, summary_json: Path, budget) -> list[str]:
-    cmd = [sys.executable, "-m", "bench", "run", "--backend", backend, "--run-id", run_id,
-           "--summary-json", str(summary_json), "--threads", str(threads), "--results", str(args.results),
-           "--layers", args.layers, "--activation", args.activation, "--loss", args.loss, "--init", args.init,
-           "--batch-size", str(args.batch_size), "--lr", repr(args.lr), "--epochs", str(args.epochs),
-           "--seed", str(args.seed), "--settle", repr(args.settle)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--backend",
+        backend,
+        "--run-id",
+        run_id,
+        "--summary-json",
+        str(summary_json),
+        "--threads",
+        str(threads),
+        "--results",
+        str(args.results),
+        "--layers",
+        args.layers,
+        "--activation",
+        args.activation,
+        "--loss",
+        args.loss,
+        "--init",
+        args.init,
+        "--batch-size",
+        str(args.batch_size),
+        "--lr",
+        repr(args.lr),
+        "--epochs",
+        str(args.epochs),
+        "--seed",
+        str(args.seed),
+        "--settle",
+        repr(args.settle),
+    ]
     if budget is not None:
         cmd += ["--budget", repr(budget)]
     if args.data_dir:
@@ -71,8 +102,20 @@ def _run_child(cmd: list[str]) -> tuple[int, bool]:
 def _measure_ceiling(args, run_id: str) -> None:
     """The machine's matmul ceiling for float32 and float64 at the run's thread counts, in a fresh process
     that ends before any backend starts (so no BLAS threads compete), filed under the run's run_id."""
-    cmd = [sys.executable, "-m", "bench", "ceiling", "--run-id", run_id, "--results", str(args.results),
-           "--threads", ",".join(str(t) for t in args.threads), "--settle", repr(args.settle)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "ceiling",
+        "--run-id",
+        run_id,
+        "--results",
+        str(args.results),
+        "--threads",
+        ",".join(str(t) for t in args.threads),
+        "--settle",
+        repr(args.settle),
+    ]
     cmd += CEILING_QUICK if args.quick else []
     print("== the machine's ceiling: numpy matmul, float32 and float64 ==", flush=True)
     code, interrupted = _run_child(cmd)
@@ -88,8 +131,11 @@ def _write_plots(results_dir: Path, run_id: str) -> None:
     try:
         paths = plots.write_run_plots(results_dir, run_id)
     except Exception as exc:  # noqa: BLE001 - the results are saved; a plotting failure must not hide them
-        print(f"warning: plots not written ({type(exc).__name__}: {exc}); "
-              f"retry with: python -m bench --debug plot {run_id} --results {results_dir}", file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: plots not written ({type(exc).__name__}: {exc}); "
+            f"retry with: python -m bench --debug plot {run_id} --results {results_dir}",
+            file=sys.stderr,
+        )
         return
     print("plots: " + ", ".join(str(p) for p in paths))
 
@@ -103,8 +149,9 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
     if args.backends is not None:
         names = [n.strip() for n in args.backends.split(",") if n.strip()]
         if not names:
-            raise UserError("--backends names no backend; give names such as numpy-plain,numba-tuned "
-                            "(see: python -m bench list)")  # fmt: skip
+            raise UserError(
+                "--backends names no backend; give names such as numpy-plain,numba-tuned (see: python -m bench list)"
+            )
         unknown = [n for n in names if n not in registry]
         if unknown:
             raise UserError(unknown_backend(unknown[0], registry))
@@ -118,8 +165,12 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
 
     rank = {s: i for i, s in enumerate(SUBSTRATE_ORDER)}  # the table's order: no library first
     names.sort(key=lambda n: (rank.get(registry[n].substrate, len(rank)), registry[n].substrate, registry[n].tier, n))
-    jobs = [(name, threads) for threads in args.threads for name in names
-            if threads == args.threads[0] or (registry[name].threaded and registry[name].tier == "tuned")]  # fmt: skip
+    jobs = [
+        (name, threads)
+        for threads in args.threads
+        for name in names
+        if threads == args.threads[0] or (registry[name].threaded and registry[name].tier == "tuned")
+    ]
     return names, jobs
 
 
@@ -139,8 +190,10 @@ def cmd_all(args) -> int:
     registry = discover()
     _, jobs = plan(args, registry)
     budget = None if args.full else args.budget or TRAINING_S / len(jobs)
-    print(f"{len(jobs)} rows: {', '.join(f'{n} ({t}t)' for n, t in jobs)}; "
-          + ("full epochs, no time budget" if budget is None else f"a time budget of {budget:.0f} s each"))
+    print(
+        f"{len(jobs)} rows: {', '.join(f'{n} ({t}t)' for n, t in jobs)}; "
+        + ("full epochs, no time budget" if budget is None else f"a time budget of {budget:.0f} s each")
+    )
     load_mnist(args.data_dir, verify=not args.unverified)  # fetch once, before the children need it
 
     run_id = results.new_run_id()
@@ -150,11 +203,22 @@ def cmd_all(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, threads) in enumerate(jobs, start=1):
             print(f"\n== {name}, {threads} thread(s) ({i} of {len(jobs)}) ==", flush=True)
-            base = {"run_id": run_id, "started_utc": started, "backend": name, "threads": threads,
-                    "layers": args.layers, "activation": args.activation, "loss": args.loss, "init": args.init,
-                    "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                    "substrate": registry[name].substrate, "tier": registry[name].tier,
-                    "data": "UNVERIFIED" if args.unverified else "MNIST"}  # fmt: skip
+            base = {
+                "run_id": run_id,
+                "started_utc": started,
+                "backend": name,
+                "threads": threads,
+                "layers": args.layers,
+                "activation": args.activation,
+                "loss": args.loss,
+                "init": args.init,
+                "batch_size": args.batch_size,
+                "lr": args.lr,
+                "seed": args.seed,
+                "substrate": registry[name].substrate,
+                "tier": registry[name].tier,
+                "data": "UNVERIFIED" if args.unverified else "MNIST",
+            }
             if registry[name].problem:
                 print(f"skipped: {registry[name].problem}")
                 rows.append({**base, "status": "failed", "note": f"unavailable: {registry[name].problem}"})
@@ -168,8 +232,17 @@ def cmd_all(args) -> int:
             if interrupted:
                 break
     for row in rows:
-        for key in ("median_train_s", "min_train_s", "max_train_s", "final_accuracy", "time_to_95_s",
-                    "compile_s", "setup_s", "gflops", "speedup"):  # fmt: skip
+        for key in (
+            "median_train_s",
+            "min_train_s",
+            "max_train_s",
+            "final_accuracy",
+            "time_to_95_s",
+            "compile_s",
+            "setup_s",
+            "gflops",
+            "speedup",
+        ):
             row[key] = float(row[key]) if row.get(key) not in (None, "") else math.nan
     results.fill_speedups(rows)
     results.append_rows(args.results / "summary.csv", results.SUMMARY_COLUMNS, rows)

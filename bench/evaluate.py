@@ -32,8 +32,11 @@ def cmd_evaluate(args) -> int:
     check_supports(backend, spec)
     mnist = load_mnist(args.data_dir, verify=not args.unverified)
     if mnist.digest != meta["data_digest"]:
-        warnings.warn(f"{args.model} was trained on data with digest {meta['data_digest']}, this is "
-                      f"{mnist.digest} ({mnist.source}): the accuracies need not agree", stacklevel=1)  # fmt: skip
+        warnings.warn(
+            f"{args.model} was trained on data with digest {meta['data_digest']}, this is "
+            f"{mnist.digest} ({mnist.source}): the accuracies need not agree",
+            stacklevel=1,
+        )
 
     t0 = perf_counter()
     model = backend.load(saved.weights, spec, dtype)
@@ -42,11 +45,15 @@ def cmd_evaluate(args) -> int:
     seconds = perf_counter() - t0
     correct, total = int(np.count_nonzero(predicted == mnist.test_labels)), len(mnist.test_labels)
 
-    print(f"{args.model}: layers {spec.layers_str}, {spec.activation}, {spec.loss}; trained {meta['epochs_trained']} "
-          f"of {spec.epochs} epochs with {meta['backend']} {meta['dtype']}, seed {spec.seed} "
-          f"(mnist-bench {meta['version']}, run {meta['run_id']}, {meta['status']})")  # fmt: skip
-    print(f"  test accuracy now:    {correct:>6} / {total}  {100 * correct / total:6.2f}%  "
-          f"({backend.name} {dtype}, {seconds:.2f} s)")  # fmt: skip
+    print(
+        f"{args.model}: layers {spec.layers_str}, {spec.activation}, {spec.loss}; trained {meta['epochs_trained']} "
+        f"of {spec.epochs} epochs with {meta['backend']} {meta['dtype']}, seed {spec.seed} "
+        f"(mnist-bench {meta['version']}, run {meta['run_id']}, {meta['status']})"
+    )
+    print(
+        f"  test accuracy now:    {correct:>6} / {total}  {100 * correct / total:6.2f}%  "
+        f"({backend.name} {dtype}, {seconds:.2f} s)"
+    )
     if meta["test_accuracy"] is None:
         print("  stored in the file:   none (these weights were never evaluated: the initial weights)")
         return 0
@@ -57,6 +64,8 @@ def cmd_evaluate(args) -> int:
         verdict = f"differs by {correct - stored_correct:+d} images"
     else:
         verdict = "a different test set"
-    print(f"  stored in the file:   {stored_correct:>6} / {stored_total}  {100 * meta['test_accuracy']:6.2f}%  "
-          f"({meta['backend']} {meta['dtype']}): {verdict}")  # fmt: skip
+    print(
+        f"  stored in the file:   {stored_correct:>6} / {stored_total}  {100 * meta['test_accuracy']:6.2f}%  "
+        f"({meta['backend']} {meta['dtype']}): {verdict}"
+    )
     return 0

@@ -48,8 +48,9 @@ def digit_figure(mnist, index: int | None, digit: int | None, saved=None) -> Fig
         output = _forward(saved, mnist.test_images[index : index + 1])[-1][0]
         title += f", {saved.path.name} predicts {int(output.argmax())} (output {output.max():.3g})"
     image = mnist.test_images[index].reshape(28, 28)
-    return Figure(title, [Panel(f"#{index} label {labels[index]}", image)], 1,
-                  name=f"digit-test{index:05d}-label{labels[index]}")  # fmt: skip
+    return Figure(
+        title, [Panel(f"#{index} label {labels[index]}", image)], 1, name=f"digit-test{index:05d}-label{labels[index]}"
+    )
 
 
 def weights_figure(saved) -> Figure:
@@ -60,10 +61,15 @@ def weights_figure(saved) -> Figure:
     panels = [Panel(str(k), on_grid(W1[k]), "signed", limit) for k in range(n)]
     return Figure(
         f"{_describe(saved)}\nincoming weights of each of the {n} hidden neurons, one pixel per input pixel "
-        f"({rows}x{columns} grid, neurons numbered from 0)", panels, columns,
-        legends=[("weight", limit)], name=f"{_stem(saved)}-hidden-weights",
-        notes=[f"colours clipped to [-{limit:.3g}, +{limit:.3g}], the {PERCENTILE:g}th percentile of |w| (max |w| {np.abs(W1).max():.3g})"],
-    )  # fmt: skip
+        f"({rows}x{columns} grid, neurons numbered from 0)",
+        panels,
+        columns,
+        legends=[("weight", limit)],
+        name=f"{_stem(saved)}-hidden-weights",
+        notes=[
+            f"colours clipped to [-{limit:.3g}, +{limit:.3g}], the {PERCENTILE:g}th percentile of |w| (max |w| {np.abs(W1).max():.3g})"
+        ],
+    )
 
 
 def outputs_figure(saved) -> Figure:
@@ -73,9 +79,12 @@ def outputs_figure(saved) -> Figure:
     panels = [Panel(f"digit {d}\nb {b[d]:+.2f}", on_grid(W[d], shape), "signed", limit) for d in range(len(W))]
     return Figure(
         f"{_describe(saved)}\nincoming weights of each output neuron, one cell per neuron of the layer below "
-        f"({shape[0]}x{shape[1]}, the grid of --weights)", panels, grid_shape(len(W))[1],
-        legends=[("weight", limit)], name=f"{_stem(saved)}-output-weights",
-    )  # fmt: skip
+        f"({shape[0]}x{shape[1]}, the grid of --weights)",
+        panels,
+        grid_shape(len(W))[1],
+        legends=[("weight", limit)],
+        name=f"{_stem(saved)}-output-weights",
+    )
 
 
 def seed_view_figure(saved, mnist, digit: int, threshold: float, examples: int) -> Figure:
@@ -113,8 +122,14 @@ def seed_view_figure(saved, mnist, digit: int, threshold: float, examples: int) 
         f"rows below the inputs: layer by layer, the mean incoming weights of the neurons whose activation "
         f"is above {threshold:g} (L1 on the 28x28 pixels, L{len(layers) - 1} on the grid of the layer below)",
     ]
-    return Figure(f"{_describe(saved)}\nthe seed's view of the digit {digit}", panels, len(chosen), legends, notes,
-                  name=f"{_stem(saved)}-seed-view-digit{digit}")  # fmt: skip
+    return Figure(
+        f"{_describe(saved)}\nthe seed's view of the digit {digit}",
+        panels,
+        len(chosen),
+        legends,
+        notes,
+        name=f"{_stem(saved)}-seed-view-digit{digit}",
+    )
 
 
 def evolution_figures(saved, neurons: list[int]) -> list[Figure]:
@@ -138,8 +153,10 @@ def evolution_figures(saved, neurons: list[int]) -> list[Figure]:
         frames.setdefault(snap.meta["epochs_trained"], snap)
     frames.setdefault(saved.meta["epochs_trained"], saved)
     if len(frames) < 2:
-        raise UserError(f"no snapshots of {saved.path}'s run beside it; train with: "
-                        "python -m bench run --save PATH --snapshot-every N")  # fmt: skip
+        raise UserError(
+            f"no snapshots of {saved.path}'s run beside it; train with: "
+            "python -m bench run --save PATH --snapshot-every N"
+        )
     order = sorted(frames)
     notes = [f"skipped {skipped} file(s) of other runs beside it"] if skipped else []
     figures = []
@@ -149,16 +166,30 @@ def evolution_figures(saved, neurons: list[int]) -> list[Figure]:
         panels = []
         for e in order:
             acc = frames[e].meta["test_accuracy"]
-            panels.append(Panel(f"epoch {e}\n" + (f"{100 * acc:.1f}%" if acc is not None else "initial"),
-                                on_grid(frames[e].weights[0][0][k]), "signed", limit))  # fmt: skip
+            panels.append(
+                Panel(
+                    f"epoch {e}\n" + (f"{100 * acc:.1f}%" if acc is not None else "initial"),
+                    on_grid(frames[e].weights[0][0][k]),
+                    "signed",
+                    limit,
+                )
+            )
         change = np.abs(W[-1] - W[0])
         unchanged = np.isclose(W[-1], W[0], rtol=1e-6, atol=0)  # float32 runs round the float64 initial weights
-        notes_k = notes + [f"mean |change| from epoch {order[0]} to {order[-1]}: {change.mean():.3g}; unchanged: "
-                           f"{int(unchanged.sum())} of {change.size} inputs (border pixels, blank in training)",
-                           f"colours clipped to [-{limit:.3g}, +{limit:.3g}], the {PERCENTILE:g}th percentile of |w| over the frames"]  # fmt: skip
-        figures.append(Figure(
-            f"{_describe(saved)}\nhidden neuron {k}: its incoming weights after each saved epoch", panels,
-            len(panels), [("weight", limit)], notes_k,
-            name=f"{_stem(saved).split('.epoch')[0]}-evolution-neuron{k:02d}", wrap=True,
-        ))  # fmt: skip
+        notes_k = notes + [
+            f"mean |change| from epoch {order[0]} to {order[-1]}: {change.mean():.3g}; unchanged: "
+            f"{int(unchanged.sum())} of {change.size} inputs (border pixels, blank in training)",
+            f"colours clipped to [-{limit:.3g}, +{limit:.3g}], the {PERCENTILE:g}th percentile of |w| over the frames",
+        ]
+        figures.append(
+            Figure(
+                f"{_describe(saved)}\nhidden neuron {k}: its incoming weights after each saved epoch",
+                panels,
+                len(panels),
+                [("weight", limit)],
+                notes_k,
+                name=f"{_stem(saved).split('.epoch')[0]}-evolution-neuron{k:02d}",
+                wrap=True,
+            )
+        )
     return figures

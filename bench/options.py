@@ -92,12 +92,17 @@ def spec_options(p: argparse.ArgumentParser, several_threads: bool = False, resu
     g.add_argument("--seed", type=number(int, 0), default=0, help="one seed for weights and order")
     d = p.add_argument_group("machine and data")
     if several_threads:
-        d.add_argument("--threads", type=thread_list, default=default_thread_counts(),
-                       help="BLAS and numba threads, e.g. 1,4 (default: 1, as the seed's Rust, and 2 where the "
-                            "machine has two cores; a backend that cannot use threads runs at the first only)")  # fmt: skip
+        d.add_argument(
+            "--threads",
+            type=thread_list,
+            default=default_thread_counts(),
+            help="BLAS and numba threads, e.g. 1,4 (default: 1, as the seed's Rust, and 2 where the "
+            "machine has two cores; a backend that cannot use threads runs at the first only)",
+        )
     else:
-        d.add_argument("--threads", type=number(int, 1), default=1,
-                       help="BLAS and numba threads (default 1, as the seed's Rust)")  # fmt: skip
+        d.add_argument(
+            "--threads", type=number(int, 1), default=1, help="BLAS and numba threads (default 1, as the seed's Rust)"
+        )
     data_options(d)
     if results:
         d.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
@@ -119,20 +124,35 @@ def settle_option(p, spin_up: bool = False) -> None:
     if spin_up:
         then = f", then train a copy of the model for {SPIN_UP_S:g} s, untimed, to bring the cores up to speed"
         zero = "neither"
-    p.add_argument("--settle", type=_settle_seconds, metavar="SECONDS", default=os.environ.get(SETTLE_ENV, "30"),
-                   help="before timing, wait up to SECONDS until the kernel has finished returning freed memory "
-                        "to the host (a VM's free page reporting: each pass stalls the threads; only where the "
-                        f"kernel shows its counters){then}; 0: {zero} (default 30, or $MNIST_BENCH_SETTLE)")  # fmt: skip
+    p.add_argument(
+        "--settle",
+        type=_settle_seconds,
+        metavar="SECONDS",
+        default=os.environ.get(SETTLE_ENV, "30"),
+        help="before timing, wait up to SECONDS until the kernel has finished returning freed memory "
+        "to the host (a VM's free page reporting: each pass stalls the threads; only where the "
+        f"kernel shows its counters){then}; 0: {zero} (default 30, or $MNIST_BENCH_SETTLE)",
+    )
 
 
 def data_options(p) -> None:
     p.add_argument("--data-dir", help="folder with the four MNIST IDX files (.gz or not); also $MNIST_BENCH_DATA")
-    p.add_argument("--unverified", action="store_true",
-                   help="accept IDX files in --data-dir that are not MNIST's (e.g. Fashion-MNIST)")  # fmt: skip
+    p.add_argument(
+        "--unverified",
+        action="store_true",
+        help="accept IDX files in --data-dir that are not MNIST's (e.g. Fashion-MNIST)",
+    )
 
 
 def spec_from_args(args, n_train: int = 60_000) -> Spec:
     return Spec(
-        layers=parse_layers(args.layers), activation=args.activation, loss=args.loss, init=args.init,
-        batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, seed=args.seed, n_train=n_train,
-    )  # fmt: skip
+        layers=parse_layers(args.layers),
+        activation=args.activation,
+        loss=args.loss,
+        init=args.init,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        epochs=args.epochs,
+        seed=args.seed,
+        n_train=n_train,
+    )

@@ -26,8 +26,25 @@ import numpy as np
 
 GRAY_LEVELS = [16, *range(232, 256), 231]  # black, the 24-step gray ramp, white
 # blue (negative) -> white (0) -> red (positive), darker at the extremes; (r, g, b) in the 6x6x6 cube
-_CUBE = [(0, 0, 2), (0, 0, 3), (0, 0, 4), (0, 0, 5), (1, 1, 5), (2, 2, 5), (3, 3, 5), (4, 4, 5), (5, 5, 5),
-         (5, 4, 4), (5, 3, 3), (5, 2, 2), (5, 1, 1), (5, 0, 0), (4, 0, 0), (3, 0, 0), (2, 0, 0)]  # fmt: skip
+_CUBE = [
+    (0, 0, 2),
+    (0, 0, 3),
+    (0, 0, 4),
+    (0, 0, 5),
+    (1, 1, 5),
+    (2, 2, 5),
+    (3, 3, 5),
+    (4, 4, 5),
+    (5, 5, 5),
+    (5, 4, 4),
+    (5, 3, 3),
+    (5, 2, 2),
+    (5, 1, 1),
+    (5, 0, 0),
+    (4, 0, 0),
+    (3, 0, 0),
+    (2, 0, 0),
+]
 SIGNED_LEVELS = [16 + 36 * r + 6 * g + b for r, g, b in _CUBE]
 GRAY_RAMP = " .:-=+*#%@"  # ASCII, dark to light
 SIGNED_RAMP = "@Oo- +x*#"  # ASCII, strongest negative .. zero .. strongest positive
@@ -253,8 +270,7 @@ def save_png(fig: Figure, folder: str | os.PathLike) -> Path:
             continue
         vmin, vmax = (0, 255) if panel.scale == "gray" else (-panel.limit, panel.limit)
         cmap = matplotlib.colormaps[PNG_CMAP[panel.scale]].with_extremes(bad="#dddddd")
-        im = ax.imshow(np.asarray(panel.image, np.float64), cmap=cmap, vmin=vmin, vmax=vmax,
-                       interpolation="nearest")  # fmt: skip
+        im = ax.imshow(np.asarray(panel.image, np.float64), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         if panel.scale == "signed":
             key = next((k for k in fig.legends if math.isclose(k[1], panel.limit)), None)
             if key:

@@ -54,8 +54,11 @@ def read_epochs(results: Path, run_id: str) -> pd.DataFrame:
     path = Path(results) / "epochs.csv"
     if not path.exists():
         raise UserError(f"{path} does not exist; run `python -m bench all` first")
-    df = read_csv(path, ("run_id", "backend", "dtype", "threads", "epoch", "train_s", "test_accuracy"),
-                  dtype={"run_id": str, "layers": str})
+    df = read_csv(
+        path,
+        ("run_id", "backend", "dtype", "threads", "epoch", "train_s", "test_accuracy"),
+        dtype={"run_id": str, "layers": str},
+    )
     return df[df["run_id"] == run_id].reset_index(drop=True)
 
 
@@ -84,8 +87,10 @@ def _machine_line(summary: pd.DataFrame) -> str:
 def _config_line(summary: pd.DataFrame) -> str:
     ok = summary[summary["median_train_s"].notna()]
     r = (ok if not ok.empty else summary).iloc[0]
-    return (f"{str(r['layers']).replace(',', '-')} {r['activation']}, {r['loss']} cost, batch {int(r['batch_size'])}, "
-            f"lr {r['lr']:g}, seed {int(r['seed'])}")  # fmt: skip
+    return (
+        f"{str(r['layers']).replace(',', '-')} {r['activation']}, {r['loss']} cost, batch {int(r['batch_size'])}, "
+        f"lr {r['lr']:g}, seed {int(r['seed'])}"
+    )
 
 
 def palette() -> list:
@@ -117,21 +122,31 @@ def _styles(summary: pd.DataFrame) -> dict:
         hue = hues[substrates.index(substrate) % len(hues)]
         names = list(dict.fromkeys(rows.sort_values("tier", ascending=False, kind="stable")["backend"]))  # tuned first
         for r in rows.itertuples():
-            styles[(r.backend, r.dtype, int(r.threads))] = (hue[names.index(r.backend) % 4],
-                                                            "os^Dv"[threads.index(int(r.threads)) % 5])  # fmt: skip
+            styles[(r.backend, r.dtype, int(r.threads))] = (
+                hue[names.index(r.backend) % 4],
+                "os^Dv"[threads.index(int(r.threads)) % 5],
+            )
     return styles
 
 
-def _layout(fig, height_in: float, top_in: float = 1.25, bottom_in: float = 0.75, left: float = 0.08,
-            right: float = 0.97) -> None:  # fmt: skip
+def _layout(
+    fig, height_in: float, top_in: float = 1.25, bottom_in: float = 0.75, left: float = 0.08, right: float = 0.97
+) -> None:
     """Margins in inches at the top (the titles) and bottom (the axis label), whatever the figure's height."""
     fig.subplots_adjust(left=left, right=right, top=1 - top_in / height_in, bottom=bottom_in / height_in)
 
 
 def _title(fig, what: str, summary: pd.DataFrame, height_in: float) -> None:
     fig.suptitle(what, fontsize=13, fontweight="bold", x=0.01, y=1 - 0.12 / height_in, ha="left", va="top")
-    fig.text(0.01, 1 - 0.5 / height_in, f"{_machine_line(summary)}\n{_config_line(summary)}", fontsize=9,
-             color="0.25", ha="left", va="top")  # fmt: skip
+    fig.text(
+        0.01,
+        1 - 0.5 / height_in,
+        f"{_machine_line(summary)}\n{_config_line(summary)}",
+        fontsize=9,
+        color="0.25",
+        ha="left",
+        va="top",
+    )
 
 
 def _seconds_axis(axis, lo: float, hi: float) -> None:
@@ -165,24 +180,62 @@ def plot_epoch_seconds(summary: pd.DataFrame, path: Path) -> Path:
     for r in measured.itertuples():
         color, marker = styles[(r.backend, r.dtype, int(r.threads))]
         extrapolated = _is_true(r.extrapolated)
-        ax.errorbar(r.median_train_s, y, xerr=[[r.median_train_s - r.min_train_s], [r.max_train_s - r.median_train_s]],
-                    fmt=marker, ms=9, color=color, mfc="white" if extrapolated else color, mew=2, capsize=5, lw=2)  # fmt: skip
-        how = (f"extrapolated from {int(r.samples_timed):,} samples/epoch" if extrapolated
-               else f"measured, {int(r.epochs_run)} epoch{'s' if r.epochs_run != 1 else ''}")  # fmt: skip
+        ax.errorbar(
+            r.median_train_s,
+            y,
+            xerr=[[r.median_train_s - r.min_train_s], [r.max_train_s - r.median_train_s]],
+            fmt=marker,
+            ms=9,
+            color=color,
+            mfc="white" if extrapolated else color,
+            mew=2,
+            capsize=5,
+            lw=2,
+        )
+        how = (
+            f"extrapolated from {int(r.samples_timed):,} samples/epoch"
+            if extrapolated
+            else f"measured, {int(r.epochs_run)} epoch{'s' if r.epochs_run != 1 else ''}"
+        )
         pct = percent_of_ceiling(r.gflops, getattr(r, "ceiling_gflops", math.nan))
         rate = f"{r.gflops:.3g} GFLOP/s" + (f" = {pct} of ceiling" if pct else "")
         labels.append(f"{row_label(r.backend, r.dtype, r.threads)}\n{how}\n{rate}")
-        ax.annotate(f"{r.median_train_s:.3g} s", (r.max_train_s, y), xytext=(9, 0), textcoords="offset points",
-                    va="center", fontsize=9, color=color, fontweight="bold")  # fmt: skip
+        ax.annotate(
+            f"{r.median_train_s:.3g} s",
+            (r.max_train_s, y),
+            xytext=(9, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+            color=color,
+            fontweight="bold",
+        )
         y += 1
     if QUOTED:
         ax.axhline(y - 0.5, color="0.6", lw=0.8)
-        ax.text(0.995, y - 0.45, "quoted, not measured here", transform=ax.get_yaxis_transform(), ha="right",
-                va="top", fontsize=8, color=QUOTED_COLOR, style="italic")  # fmt: skip
+        ax.text(
+            0.995,
+            y - 0.45,
+            "quoted, not measured here",
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="top",
+            fontsize=8,
+            color=QUOTED_COLOR,
+            style="italic",
+        )
     for q in QUOTED:
         ax.plot(q["median_train_s"], y, "D", ms=8, color=QUOTED_COLOR, mfc="white", mew=1.5)
-        ax.annotate(f"{q['median_train_s']:.3g} s (quoted)", (q["median_train_s"], y), xytext=(9, 0),
-                    textcoords="offset points", va="center", fontsize=9, color=QUOTED_COLOR, style="italic")  # fmt: skip
+        ax.annotate(
+            f"{q['median_train_s']:.3g} s (quoted)",
+            (q["median_train_s"], y),
+            xytext=(9, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+            color=QUOTED_COLOR,
+            style="italic",
+        )
         labels.append(f"{q['backend']} {q['dtype']}\nQUOTED, not measured here:\nMac M2 Pro, the Rust experiment")
         y += 1
 
@@ -197,9 +250,17 @@ def plot_epoch_seconds(summary: pd.DataFrame, path: Path) -> Path:
             x = flops_per_epoch / (r.ceiling_gflops * 1e9)
             ax.axvline(x, color="0.35", lw=1.1, ls=dashes[i % len(dashes)])
             xs.append(x)
-            ceiling_handles.append(Line2D([], [], color="0.35", lw=1.1, ls=dashes[i % len(dashes)],
-                                          label=f"at the machine's ceiling, {r.dtype} {_threads(int(r.threads))} "
-                                                f"({r.ceiling_gflops:.0f} GFLOP/s): {x:.3g} s"))  # fmt: skip
+            ceiling_handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="0.35",
+                    lw=1.1,
+                    ls=dashes[i % len(dashes)],
+                    label=f"at the machine's ceiling, {r.dtype} {_threads(int(r.threads))} "
+                    f"({r.ceiling_gflops:.0f} GFLOP/s): {x:.3g} s",
+                )
+            )
 
     ax.set_xscale("log")
     ax.set_yticks(range(len(labels)), labels, fontsize=9)
@@ -215,25 +276,32 @@ def plot_epoch_seconds(summary: pd.DataFrame, path: Path) -> Path:
     ax.grid(axis="x", which="major", alpha=0.35)
     ax.grid(axis="x", which="minor", alpha=0.12)
     thread_markers = {k[2]: marker for k, (_, marker) in styles.items()}
-    legend = [Line2D([], [], marker=m, ls="", color="0.2", ms=8, label=f"{_threads(t)}, measured on full epochs")
-              for t, m in sorted(thread_markers.items())]  # fmt: skip
+    legend = [
+        Line2D([], [], marker=m, ls="", color="0.2", ms=8, label=f"{_threads(t)}, measured on full epochs")
+        for t, m in sorted(thread_markers.items())
+    ]
     if measured["extrapolated"].map(_is_true).any():
         legend.append(Line2D([], [], marker="o", ls="", color="0.2", mfc="white", mew=2, ms=8, label=EXTRAPOLATED))
     legend.append(Line2D([], [], marker="D", ls="", color=QUOTED_COLOR, mfc="white", ms=7, label=QUOTED_NOTE))
     legend += ceiling_handles
-    fig.legend(handles=legend, loc="lower left", bbox_to_anchor=(0.01, 0.25 / height), fontsize=8.5, ncol=2,
-               frameon=False)  # fmt: skip
+    fig.legend(
+        handles=legend, loc="lower left", bbox_to_anchor=(0.01, 0.25 / height), fontsize=8.5, ncol=2, frameon=False
+    )
     if not failed.empty:
-        notes = "; ".join(f"{r.backend} ({_threads(int(r.threads))}): {r.status} {r.note if isinstance(r.note, str) else ''}"
-                          for r in failed.itertuples())  # fmt: skip
+        notes = "; ".join(
+            f"{r.backend} ({_threads(int(r.threads))}): {r.status} {r.note if isinstance(r.note, str) else ''}"
+            for r in failed.itertuples()
+        )
         fig.text(0.01, 0.01, f"not plotted: {notes}", fontsize=8, color="firebrick", ha="left", va="bottom")
     _title(fig, "Seconds per training epoch, by backend", summary, height)
     return _save(fig, path)
 
 
 # ---------------------------------------------------------------- (b) accuracy by epoch, (c) time to accuracy
-SAME_NETWORK = ("Lines on top of one another are expected: every backend trains the same network from the same "
-                "weights on the same batches.")  # fmt: skip
+SAME_NETWORK = (
+    "Lines on top of one another are expected: every backend trains the same network from the same "
+    "weights on the same batches."
+)
 
 
 def _series(summary: pd.DataFrame, epochs: pd.DataFrame):
@@ -266,8 +334,19 @@ def _accuracy_axes(fig, ax, lowest: float, height: float) -> None:
 
 def _line(ax, x, y, key, label, extrapolated, styles) -> None:
     color, marker = styles[key]
-    ax.plot(x, y, marker=marker, ms=6, lw=2, color=color, ls="--" if extrapolated else "-", alpha=0.9,
-            mfc="white" if extrapolated else color, mew=1.5, label=label)  # fmt: skip
+    ax.plot(
+        x,
+        y,
+        marker=marker,
+        ms=6,
+        lw=2,
+        color=color,
+        ls="--" if extrapolated else "-",
+        alpha=0.9,
+        mfc="white" if extrapolated else color,
+        mew=1.5,
+        label=label,
+    )
 
 
 def plot_accuracy_by_epoch(summary: pd.DataFrame, epochs: pd.DataFrame, path: Path) -> Path:
@@ -287,8 +366,16 @@ def plot_accuracy_by_epoch(summary: pd.DataFrame, epochs: pd.DataFrame, path: Pa
         lowest, last_epoch = min(lowest, acc.min()), max(last_epoch, int(rows["epoch"].max()))
     q = QUOTED[0]
     if last_epoch >= 30:  # the Rust experiment's figure is after 30 epochs
-        ax.plot(30, 100 * q["final_accuracy"], "*", ms=15, color=QUOTED_COLOR, mfc="white", mew=1.5,
-                label=f"Rust, quoted (not measured here):\n{100 * q['final_accuracy']:.2f}% after 30 epochs")  # fmt: skip
+        ax.plot(
+            30,
+            100 * q["final_accuracy"],
+            "*",
+            ms=15,
+            color=QUOTED_COLOR,
+            mfc="white",
+            mew=1.5,
+            label=f"Rust, quoted (not measured here):\n{100 * q['final_accuracy']:.2f}% after 30 epochs",
+        )
     ax.set_xlim(0.5, last_epoch + 0.5)
     if last_epoch <= 30:
         ax.set_xticks(range(1, last_epoch + 1))
@@ -320,8 +407,16 @@ def plot_time_to_accuracy(summary: pd.DataFrame, epochs: pd.DataFrame, path: Pat
         if reached.any() and not extrapolated:
             x, y = seconds.iloc[int(reached.argmax())], acc.iloc[int(reached.argmax())]
             ax.plot(x, y, "o", ms=13, mfc="none", mec=styles[key][0], mew=2)
-            ax.annotate(f"{x:.3g} s", (x, y), xytext=(0, -19), textcoords="offset points", fontsize=8.5,
-                        ha="center", color=styles[key][0], fontweight="bold")  # fmt: skip
+            ax.annotate(
+                f"{x:.3g} s",
+                (x, y),
+                xytext=(0, -19),
+                textcoords="offset points",
+                fontsize=8.5,
+                ha="center",
+                color=styles[key][0],
+                fontweight="bold",
+            )
         lowest = min(lowest, acc.min())
         xs += list(seconds)
     ax.set_xscale("log")

@@ -27,11 +27,44 @@ QUOTED_NOTE = "quoted from the Rust experiment (Mac M2 Pro), not measured here"
 NOISE = 0.10  # warn when (max - min) / median of epoch times exceeds this, as pyperf does
 
 
-SUMMARY_NUMBERS = ("threads", "batch_size", "lr", "seed", "epochs_run", "median_train_s", "min_train_s",
-                   "max_train_s", "setup_s", "compile_s", "final_accuracy", "time_to_95_s", "samples_timed",
-                   "speedup", "gflops", "cores")  # fmt: skip
-SUMMARY_READ = ("run_id", "started_utc", "backend", "dtype", "layers", "activation", "loss", "extrapolated",
-                "status", "note", "host", "cpu", "os", "python", "numpy", "numba", "blas", *SUMMARY_NUMBERS)  # fmt: skip
+SUMMARY_NUMBERS = (
+    "threads",
+    "batch_size",
+    "lr",
+    "seed",
+    "epochs_run",
+    "median_train_s",
+    "min_train_s",
+    "max_train_s",
+    "setup_s",
+    "compile_s",
+    "final_accuracy",
+    "time_to_95_s",
+    "samples_timed",
+    "speedup",
+    "gflops",
+    "cores",
+)
+SUMMARY_READ = (
+    "run_id",
+    "started_utc",
+    "backend",
+    "dtype",
+    "layers",
+    "activation",
+    "loss",
+    "extrapolated",
+    "status",
+    "note",
+    "host",
+    "cpu",
+    "os",
+    "python",
+    "numpy",
+    "numba",
+    "blas",
+    *SUMMARY_NUMBERS,
+)
 
 
 def read_summary(results: Path, run_id: str | None = None) -> pd.DataFrame:
@@ -66,12 +99,17 @@ def with_epoch_stats(summary: pd.DataFrame, results: Path) -> pd.DataFrame:
         return summary
     from core.results import read_csv
 
-    epochs = read_csv(path, ("run_id", "backend", "dtype", "threads", "epoch", "train_s", "status"),
-                      ("threads", "epoch", "train_s"), dtype={"run_id": str})
+    epochs = read_csv(
+        path,
+        ("run_id", "backend", "dtype", "threads", "epoch", "train_s", "status"),
+        ("threads", "epoch", "train_s"),
+        dtype={"run_id": str},
+    )
     epochs = epochs[(epochs["run_id"] == summary["run_id"].iloc[0]) & (epochs["status"] == "ok")]
     for i, r in summary.iterrows():
-        seconds = epochs[(epochs["backend"] == r["backend"]) & (epochs["dtype"] == r["dtype"])
-                         & (epochs["threads"] == r["threads"])].sort_values("epoch")["train_s"]  # fmt: skip
+        seconds = epochs[
+            (epochs["backend"] == r["backend"]) & (epochs["dtype"] == r["dtype"]) & (epochs["threads"] == r["threads"])
+        ].sort_values("epoch")["train_s"]
         if len(seconds) >= 2 * DRIFT_EPOCHS:
             summary.loc[i, "first_s"] = seconds.iloc[:DRIFT_EPOCHS].median()
             summary.loc[i, "last_s"] = seconds.iloc[-DRIFT_EPOCHS:].median()
@@ -126,7 +164,9 @@ def _timing_alone(row) -> str:
 def add_command(sub) -> None:
     p = sub.add_parser("report", help="print the comparison table of a run from results/summary.csv")
     p.add_argument("run_id", nargs="?", help="default: the latest run")
-    p.add_argument("--wide", action="store_true", help="every column (as in results/comparison.md), not the 100-column table")
+    p.add_argument(
+        "--wide", action="store_true", help="every column (as in results/comparison.md), not the 100-column table"
+    )
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     p.set_defaults(func=cmd_report)
 
@@ -142,8 +182,11 @@ SUBSTRATE_ORDER = ("python", "numpy", "numba", "torch", "jax")  # the seed's sto
 def ordered(summary: pd.DataFrame) -> pd.DataFrame:
     """Rows by substrate (the known ones first, in SUBSTRATE_ORDER), plain before tuned, then dtype and threads."""
     df = summary.copy()
-    substrate = df["substrate"].fillna(df["backend"].str.split("-").str[0]) if "substrate" in df else \
-        df["backend"].str.split("-").str[0]  # fmt: skip
+    substrate = (
+        df["substrate"].fillna(df["backend"].str.split("-").str[0])
+        if "substrate" in df
+        else df["backend"].str.split("-").str[0]
+    )
     df["substrate"] = substrate
     if "tier" not in df:
         df["tier"] = ""
@@ -158,9 +201,13 @@ def ordered(summary: pd.DataFrame) -> pd.DataFrame:
 def plain_baseline(summary: pd.DataFrame, row) -> pd.Series | None:
     """The plain row that `row` is compared with: its substrate's `<substrate>-plain` (else another plain
     row of it), at the same dtype and one thread; None where the run has none."""
-    same = summary[(summary["substrate"] == row["substrate"]) & (summary["tier"] == "plain")
-                   & (summary["dtype"] == row["dtype"]) & (summary["threads"] == 1)
-                   & summary["median_train_s"].notna()]  # fmt: skip
+    same = summary[
+        (summary["substrate"] == row["substrate"])
+        & (summary["tier"] == "plain")
+        & (summary["dtype"] == row["dtype"])
+        & (summary["threads"] == 1)
+        & summary["median_train_s"].notna()
+    ]
     if same.empty:
         return None
     named = same[same["backend"] == row["substrate"] + "-plain"]
@@ -209,29 +256,100 @@ def table_rows(summary: pd.DataFrame, wide: bool = True) -> list[list[str]]:
         dtype = r["dtype"] if isinstance(r["dtype"], str) else ""
         plain = _x(vs_plain(summary, r))
         if wide:
-            rows.append([
-                r["backend"], r["tier"], dtype, r["threads"], _s(r["median_train_s"]), spread,
-                "" if math.isnan(r["speedup"]) else f"{r['speedup']:.1f}x", plain, _loc(r.get("loc")), accuracy,
-                _s(r["time_to_95_s"], 1), _s(r["compile_s"], 2), _s(r["setup_s"], 2), _s(r["gflops"], 2),
-                percent_of_ceiling(r["gflops"], r.get("ceiling_gflops", math.nan)), _timing(r),
-            ])  # fmt: skip
+            rows.append(
+                [
+                    r["backend"],
+                    r["tier"],
+                    dtype,
+                    r["threads"],
+                    _s(r["median_train_s"]),
+                    spread,
+                    "" if math.isnan(r["speedup"]) else f"{r['speedup']:.1f}x",
+                    plain,
+                    _loc(r.get("loc")),
+                    accuracy,
+                    _s(r["time_to_95_s"], 1),
+                    _s(r["compile_s"], 2),
+                    _s(r["setup_s"], 2),
+                    _s(r["gflops"], 2),
+                    percent_of_ceiling(r["gflops"], r.get("ceiling_gflops", math.nan)),
+                    _timing(r),
+                ]
+            )
         else:
-            spread_pct = (r["max_train_s"] - r["min_train_s"]) / r["median_train_s"] if r["median_train_s"] > 0 else math.nan
-            rows.append([r["backend"], dtype, r["threads"], _s(r["median_train_s"]),
-                         "" if math.isnan(spread_pct) else f"{100 * spread_pct:.0f}%", plain, _loc(r.get("loc")),
-                         accuracy, _short_timing(r)])  # fmt: skip
+            spread_pct = (
+                (r["max_train_s"] - r["min_train_s"]) / r["median_train_s"] if r["median_train_s"] > 0 else math.nan
+            )
+            rows.append(
+                [
+                    r["backend"],
+                    dtype,
+                    r["threads"],
+                    _s(r["median_train_s"]),
+                    "" if math.isnan(spread_pct) else f"{100 * spread_pct:.0f}%",
+                    plain,
+                    _loc(r.get("loc")),
+                    accuracy,
+                    _short_timing(r),
+                ]
+            )
     for q in QUOTED:
         if wide:
-            rows.append([q["backend"], "", q["dtype"], q["threads"], f"{q['median_train_s']:.2f}", "", "", "", "",
-                         f"{100 * q['final_accuracy']:.2f}%", "", "", "", "", "", QUOTED_NOTE])  # fmt: skip
+            rows.append(
+                [
+                    q["backend"],
+                    "",
+                    q["dtype"],
+                    q["threads"],
+                    f"{q['median_train_s']:.2f}",
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"{100 * q['final_accuracy']:.2f}%",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    QUOTED_NOTE,
+                ]
+            )
         else:
-            rows.append([q["backend"], q["dtype"], q["threads"], f"{q['median_train_s']:.2f}", "", "", "",
-                         f"{100 * q['final_accuracy']:.2f}%", "quoted, M2 Pro"])  # fmt: skip
+            rows.append(
+                [
+                    q["backend"],
+                    q["dtype"],
+                    q["threads"],
+                    f"{q['median_train_s']:.2f}",
+                    "",
+                    "",
+                    "",
+                    f"{100 * q['final_accuracy']:.2f}%",
+                    "quoted, M2 Pro",
+                ]
+            )
     return rows
 
 
-HEADERS = ["backend", "tier", "dtype", "threads", "s/epoch (median)", "min-max", "speedup", "vs plain", "lines",
-           "test acc", "s to 95%", "compile s", "setup s", "GFLOP/s", "% of ceiling", "timing"]  # fmt: skip
+HEADERS = [
+    "backend",
+    "tier",
+    "dtype",
+    "threads",
+    "s/epoch (median)",
+    "min-max",
+    "speedup",
+    "vs plain",
+    "lines",
+    "test acc",
+    "s to 95%",
+    "compile s",
+    "setup s",
+    "GFLOP/s",
+    "% of ceiling",
+    "timing",
+]
 COMPACT_HEADERS = ["backend", "dtype", "thr", "s/epoch", "spread", "vs plain", "lines", "acc", "timing"]
 
 
@@ -255,8 +373,10 @@ def ratios(summary: pd.DataFrame) -> list[str]:
     def faster(a, b) -> str:  # "b is 3.1x faster than a"
         ratio = a.median_train_s / b.median_train_s
         word = "faster" if ratio >= 1 else "slower"
-        return (f"{_row_name(b)} {max(ratio, 1 / ratio):.1f}x {word} than {_row_name(a)} "
-                f"({a.median_train_s:.3f} -> {b.median_train_s:.3f} s/epoch)")  # fmt: skip
+        return (
+            f"{_row_name(b)} {max(ratio, 1 / ratio):.1f}x {word} than {_row_name(a)} "
+            f"({a.median_train_s:.3f} -> {b.median_train_s:.3f} s/epoch)"
+        )
 
     library = []
     numpy_plain = by_name.get("numpy-plain")
@@ -265,8 +385,11 @@ def ratios(summary: pd.DataFrame) -> list[str]:
             if plain in by_name:
                 library.append(faster(by_name[plain], numpy_plain))
     if library:
-        lines.append("Plain code to the library, measured here: " + "; ".join(library)
-                     + " (numba-plain is the compiled-loops analogue of Vec<f32>, numpy-plain of ndarray).")  # fmt: skip
+        lines.append(
+            "Plain code to the library, measured here: "
+            + "; ".join(library)
+            + " (numba-plain is the compiled-loops analogue of Vec<f32>, numpy-plain of ndarray)."
+        )
     tuning = []
     for r in ok[ok["tier"] == "tuned"].itertuples():
         if r.Index not in chosen:
@@ -277,8 +400,10 @@ def ratios(summary: pd.DataFrame) -> list[str]:
         loc = ""
         if _loc(r.loc) and _loc(base["loc"]):
             loc = f", {_loc(base['loc'])} -> {_loc(r.loc)} lines"
-        tuning.append(f"{r.substrate} {base['median_train_s'] / r.median_train_s:.2f}x "
-                      f"({base['backend']} -> {r.backend}, {r.dtype}{loc})")  # fmt: skip
+        tuning.append(
+            f"{r.substrate} {base['median_train_s'] / r.median_train_s:.2f}x "
+            f"({base['backend']} -> {r.backend}, {r.dtype}{loc})"
+        )
     if tuning:
         lines.append("What tuning bought, tuned against plain at one thread: " + "; ".join(tuning) + ".")
     measured = df[df["median_train_s"].notna()]
@@ -310,8 +435,10 @@ def thread_lines(summary: pd.DataFrame) -> list[str]:
         gains.append(f"{backend} {seconds.iloc[0] / seconds.iloc[-1]:.2f}x with {seconds.index[-1]}")
     lines = [f"More threads, against {counts[0]}: " + ", ".join(gains) + " (below 1x: slower)."] if gains else []
     if single:
-        lines.append(f"At one thread only: {', '.join(single)} (plain rows are a first attempt; the others cannot use "
-                     "more threads).")  # fmt: skip
+        lines.append(
+            f"At one thread only: {', '.join(single)} (plain rows are a first attempt; the others cannot use "
+            "more threads)."
+        )
     return lines
 
 
@@ -322,15 +449,19 @@ def noise_warnings(summary: pd.DataFrame) -> list[str]:
     for r in summary.itertuples():
         if not (r.median_train_s > 0 and (r.max_train_s - r.min_train_s) / r.median_train_s > NOISE):
             continue
-        line = (f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch times spread "
-                f"{100 * (r.max_train_s - r.min_train_s) / r.median_train_s:.0f}% of the median "
-                f"({r.min_train_s:.3f}-{r.max_train_s:.3f} s)")  # fmt: skip
+        line = (
+            f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch times spread "
+            f"{100 * (r.max_train_s - r.min_train_s) / r.median_train_s:.0f}% of the median "
+            f"({r.min_train_s:.3f}-{r.max_train_s:.3f} s)"
+        )
         drift = r.last_s / r.first_s - 1 if r.first_s > 0 else math.nan
         if not drift > NOISE / 2:
             line += "; the machine was busy, rerun to confirm"
         else:
-            line += (f"; the last {DRIFT_EPOCHS} epochs took {100 * drift:.0f}% longer than the first "
-                     f"{DRIFT_EPOCHS} ({r.first_s:.3f} -> {r.last_s:.3f} s): they slowed as training went on")  # fmt: skip
+            line += (
+                f"; the last {DRIFT_EPOCHS} epochs took {100 * drift:.0f}% longer than the first "
+                f"{DRIFT_EPOCHS} ({r.first_s:.3f} -> {r.last_s:.3f} s): they slowed as training went on"
+            )
             if r.max_train_s > (1 + NOISE) * r.last_s:
                 line += "; single epochs were slower still: the machine was busy"
         out.append(line)
@@ -346,16 +477,20 @@ def warmup_warnings(summary: pd.DataFrame) -> list[str]:
     out = []
     for r in summary.itertuples():
         if r.epoch1_s > (1 + WARMUP_SLACK) * r.later_max_s:  # False when either is NaN
-            out.append(f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch 1 took {r.epoch1_s:.3f} s, more than "
-                       f"any later epoch (at most {r.later_max_s:.3f} s): its warm-up left a first-call cost in the "
-                       "timed epoch, or the machine was busy then")  # fmt: skip
+            out.append(
+                f"warning: {r.backend} ({r.dtype}, {r.threads}t) epoch 1 took {r.epoch1_s:.3f} s, more than "
+                f"any later epoch (at most {r.later_max_s:.3f} s): its warm-up left a first-call cost in the "
+                "timed epoch, or the machine was busy then"
+            )
     return out
 
 
 def environment_line(summary: pd.DataFrame) -> str:
     r = summary.iloc[0]
-    return (f"{r['cpu']} ({r['cores']} cores), {r['os']}, Python {r['python']}, numpy {r['numpy']}, "
-            f"numba {r['numba']}, BLAS {r['blas']}; host {r['host']}, run {r['run_id']} at {r['started_utc']}")  # fmt: skip
+    return (
+        f"{r['cpu']} ({r['cores']} cores), {r['os']}, Python {r['python']}, numpy {r['numpy']}, "
+        f"numba {r['numba']}, BLAS {r['blas']}; host {r['host']}, run {r['run_id']} at {r['started_utc']}"
+    )
 
 
 def ceiling_line(summary: pd.DataFrame) -> str:
@@ -366,12 +501,16 @@ def ceiling_line(summary: pd.DataFrame) -> str:
         return "Ceiling: not measured for this run (python -m bench ceiling measures one)."
     ok = summary[summary["ceiling_gflops"].notna()].drop_duplicates(["dtype", "threads"])
     ok = ok.sort_values(["dtype", "threads"])
-    parts = [f"{r.dtype} {r.threads} thread{'s' if r.threads > 1 else ''} {r.ceiling_gflops:.1f} GFLOP/s"
-             for r in ok.itertuples()]  # fmt: skip
+    parts = [
+        f"{r.dtype} {r.threads} thread{'s' if r.threads > 1 else ''} {r.ceiling_gflops:.1f} GFLOP/s"
+        for r in ok.itertuples()
+    ]
     n = int(ok["ceiling_n"].iloc[0])
     warning = busy_warning({(r.dtype, int(r.threads)): (r.ceiling_gflops, n) for r in ok.itertuples()})
-    line = (f"Ceiling (this machine's best numpy matmul, {n}x{n}, measured at the start of the run): "
-            f"{', '.join(parts)}; % of ceiling = a row's GFLOP/s over the ceiling for its dtype and threads.")  # fmt: skip
+    line = (
+        f"Ceiling (this machine's best numpy matmul, {n}x{n}, measured at the start of the run): "
+        f"{', '.join(parts)}; % of ceiling = a row's GFLOP/s over the ceiling for its dtype and threads."
+    )
     return line + (f"\n{warning}" if warning else "")
 
 
@@ -379,8 +518,10 @@ def failure_lines(summary: pd.DataFrame) -> list[str]:
     out = []
     marked = [r["backend"] for _, r in summary.iterrows() if unverified(r)]
     if marked:
-        out.append(f"UNVERIFIED data ({summary['data'].iloc[0].removeprefix('UNVERIFIED: ')}): not MNIST's checked "
-                   f"files, so these rows are no measure of MNIST: {', '.join(dict.fromkeys(marked))}.")  # fmt: skip
+        out.append(
+            f"UNVERIFIED data ({summary['data'].iloc[0].removeprefix('UNVERIFIED: ')}): not MNIST's checked "
+            f"files, so these rows are no measure of MNIST: {', '.join(dict.fromkeys(marked))}."
+        )
     for r in ordered(summary).itertuples():
         if r.status in ("failed", "diverged", "stalled"):
             out.append(f"{_row_name(r)}: {r.status}: {r.note if isinstance(r.note, str) else ''}")
@@ -391,34 +532,56 @@ def render(summary: pd.DataFrame, fmt: str = "simple", wide: bool = True) -> str
     """The table and its notes; `wide`: every column (markdown, `report --wide`), else one that fits 100
     columns of a terminal."""
     r = summary.iloc[0]
-    config = (f"layers {r['layers']}, {r['activation']}, {r['loss']} cost, batch {r['batch_size']}, "
-              f"lr {r['lr']}, seed {r['seed']}")  # fmt: skip
-    table = tabulate(table_rows(summary, wide), headers=HEADERS if wide else COMPACT_HEADERS, tablefmt=fmt,
-                     disable_numparse=True)  # fmt: skip
+    config = (
+        f"layers {r['layers']}, {r['activation']}, {r['loss']} cost, batch {r['batch_size']}, "
+        f"lr {r['lr']}, seed {r['seed']}"
+    )
+    table = tabulate(
+        table_rows(summary, wide), headers=HEADERS if wide else COMPACT_HEADERS, tablefmt=fmt, disable_numparse=True
+    )
     if not wide:
-        table += ("\ns/epoch: median; spread: (max - min) / median; vs plain: times faster than its substrate's "
-                  "plain row\n(same dtype, one thread); lines: its lines of code; *: timed on part of each epoch "
-                  f"(see --wide)\nrust rows: {QUOTED_NOTE}")  # fmt: skip
+        table += (
+            "\ns/epoch: median; spread: (max - min) / median; vs plain: times faster than its substrate's "
+            "plain row\n(same dtype, one thread); lines: its lines of code; *: timed on part of each epoch "
+            f"(see --wide)\nrust rows: {QUOTED_NOTE}"
+        )
     failures = failure_lines(summary)
-    notes = [*ratios(summary), *failures, *thread_lines(summary), *noise_warnings(summary), *warmup_warnings(summary),
-             f"Configuration: {config}.", ceiling_line(summary),
-             f"Machine: {environment_line(summary)}."]  # fmt: skip
+    notes = [
+        *ratios(summary),
+        *failures,
+        *thread_lines(summary),
+        *noise_warnings(summary),
+        *warmup_warnings(summary),
+        f"Configuration: {config}.",
+        ceiling_line(summary),
+        f"Machine: {environment_line(summary)}.",
+    ]
     if not wide:  # a terminal: lines of at most 100 columns
         notes = [textwrap.fill(n, 100, subsequent_indent="  ") for n in "\n".join(notes).splitlines()]
     return table + "\n\n" + ("\n\n" if fmt == "github" else "\n").join(notes)  # markdown: one paragraph each
 
 
 def write_markdown(summary: pd.DataFrame, path: Path, command: str) -> None:
-    text = "\n".join([
-        "# Comparison", "",
-        "Seconds per epoch are the median over the epochs run (60,000 training images each), min-max beside it; "
-        "test accuracy is after the last epoch; s to 95% is training time until the test accuracy first reached "
-        "95%. Rows marked extrapolated trained on the first samples of each epoch only.", "",
-        render(summary, fmt="github"), "", f"Produced by `{command}`.", "",
-        "![seconds per epoch by backend](epoch_seconds.png)", "",
-        "![test accuracy by epoch](accuracy_by_epoch.png)", "",
-        "![test accuracy against training seconds](time_to_accuracy.png)", "",
-    ])  # fmt: skip
+    text = "\n".join(
+        [
+            "# Comparison",
+            "",
+            "Seconds per epoch are the median over the epochs run (60,000 training images each), min-max beside it; "
+            "test accuracy is after the last epoch; s to 95% is training time until the test accuracy first reached "
+            "95%. Rows marked extrapolated trained on the first samples of each epoch only.",
+            "",
+            render(summary, fmt="github"),
+            "",
+            f"Produced by `{command}`.",
+            "",
+            "![seconds per epoch by backend](epoch_seconds.png)",
+            "",
+            "![test accuracy by epoch](accuracy_by_epoch.png)",
+            "",
+            "![test accuracy against training seconds](time_to_accuracy.png)",
+            "",
+        ]
+    )
     from core.files import write_atomic
 
     write_atomic(path, text)

@@ -21,8 +21,12 @@ def add_command(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     settle_option(p, spin_up=True)
     p.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.npz) to PATH")
-    p.add_argument("--snapshot-every", type=number(int, 1), metavar="N",
-                   help="with --save: also save the weights after epoch 0 and every N epochs as PATH.epochNN.npz")  # fmt: skip
+    p.add_argument(
+        "--snapshot-every",
+        type=number(int, 1),
+        metavar="N",
+        help="with --save: also save the weights after epoch 0 and every N epochs as PATH.epochNN.npz",
+    )
     p.add_argument("--force", action="store_true", help="let --save replace existing model files")
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `bench all` to group its backends
     p.add_argument("--summary-json", type=Path, help=argparse.SUPPRESS)  # `bench all` writes the summary
@@ -32,8 +36,10 @@ def add_command(sub) -> None:
 def _epoch_line(run, e) -> str:
     how = f" (extrapolated from {e.samples_timed:,} samples)" if e.extrapolated else ""
     flag = "  DIVERGED" if e.status == "diverged" else ""
-    return (f"epoch {e.epoch:>2}/{run.spec.epochs}: {e.train_s:8.3f} s{how}  "
-            f"{e.test_correct:>5} / {e.test_total}  {100 * e.test_accuracy:6.2f}%  (eval {e.eval_s:.3f} s){flag}")  # fmt: skip
+    return (
+        f"epoch {e.epoch:>2}/{run.spec.epochs}: {e.train_s:8.3f} s{how}  "
+        f"{e.test_correct:>5} / {e.test_total}  {100 * e.test_accuracy:6.2f}%  (eval {e.eval_s:.3f} s){flag}"
+    )
 
 
 def cmd_run(args) -> int:
@@ -54,9 +60,10 @@ def cmd_run(args) -> int:
         spec = spec_from_args(args, n_train=len(mnist.train_labels))
         check_supports(backend, spec)
         n_images = len(mnist.train_labels) + len(mnist.test_labels)
-        environment.check_memory(memory_bytes(spec, n_images, np.dtype(dtype).itemsize,
-                                              substrate_of(backend) == "python"),
-                                 f"training {backend.name} on layers {spec.layers_str}")  # fmt: skip
+        environment.check_memory(
+            memory_bytes(spec, n_images, np.dtype(dtype).itemsize, substrate_of(backend) == "python"),
+            f"training {backend.name} on layers {spec.layers_str}",
+        )
         model_bytes = 8 * sum(n_in * n_out + n_out for n_in, n_out in zip(spec.layers[:-1], spec.layers[1:]))
         saves = (2 + spec.epochs // args.snapshot_every if args.snapshot_every else 1) if args.save else 0
         results.check_writable(args.results, saves * model_bytes)
@@ -87,20 +94,33 @@ def cmd_run(args) -> int:
 
     with environment.limit_threads(args.threads):
         env = environment.capture()
-        print(f"{backend.name} ({backend.tier}) {dtype}, {args.threads} thread(s), layers {spec.layers_str}, {spec.activation}, "
-              f"{spec.loss}, batch {spec.batch_size}, lr {spec.lr}, {spec.epochs} epochs, seed {spec.seed}; "
-              f"MNIST from {mnist.source}; BLAS {env['blas']}; run {run_id}", flush=True)  # fmt: skip
+        print(
+            f"{backend.name} ({backend.tier}) {dtype}, {args.threads} thread(s), layers {spec.layers_str}, {spec.activation}, "
+            f"{spec.loss}, batch {spec.batch_size}, lr {spec.lr}, {spec.epochs} epochs, seed {spec.seed}; "
+            f"MNIST from {mnist.source}; BLAS {env['blas']}; run {run_id}",
+            flush=True,
+        )
         if saver:
             saver.initial(initial_weights(spec), len(mnist.train_labels))
         try:
-            run = train_backend(backend, spec, mnist, dtype, budget_s=args.budget, on_epoch=on_epoch,
-                                progress=not args.quiet and sys.stderr.isatty(), settle_s=args.settle,
-                                on_ready=on_ready)  # fmt: skip
+            run = train_backend(
+                backend,
+                spec,
+                mnist,
+                dtype,
+                budget_s=args.budget,
+                on_epoch=on_epoch,
+                progress=not args.quiet and sys.stderr.isatty(),
+                settle_s=args.settle,
+                on_ready=on_ready,
+            )
         except Exception as exc:  # a backend that raises is reported as failed, with its reason
             _write_summary_json(args, {"status": "failed", "note": f"{type(exc).__name__}: {exc}"})
             raise
-    print(f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
-          f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}")  # fmt: skip
+    print(
+        f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
+        f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}"
+    )
     if saver:
         _save_final(saver, run)
     flops = flops_per_sample(spec.layers, spec.batch_size) * len(mnist.train_labels)
@@ -125,8 +145,16 @@ def _run_saver(args, spec, backend, dtype, mnist, run_id):
         raise UserError("--snapshot-every needs --save PATH: snapshots are named after the model file")
     if not args.save:
         return None
-    saver = RunSaver(args.save, spec, backend=backend.name, dtype=dtype, data_digest=mnist.digest, run_id=run_id,
-                     every=args.snapshot_every, force=args.force)  # fmt: skip
+    saver = RunSaver(
+        args.save,
+        spec,
+        backend=backend.name,
+        dtype=dtype,
+        data_digest=mnist.digest,
+        run_id=run_id,
+        every=args.snapshot_every,
+        force=args.force,
+    )
     saver.check()
     return saver
 
@@ -138,8 +166,10 @@ def _save_final(saver, run) -> None:
         return
     record = saver.latest[0]
     snapshots = f"; {len(saver.written) - 1} snapshots beside it" if len(saver.written) > 1 else ""
-    print(f"saved the model after epoch {record.epoch} ({100 * record.test_accuracy:.2f}% test accuracy, "
-          f"{run.status}) to {path}{snapshots}")  # fmt: skip
+    print(
+        f"saved the model after epoch {record.epoch} ({100 * record.test_accuracy:.2f}% test accuracy, "
+        f"{run.status}) to {path}{snapshots}"
+    )
 
 
 def _write_summary_json(args, row: dict) -> None:

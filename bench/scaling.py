@@ -115,8 +115,11 @@ def crossovers(xs, series: dict[str, list[float]], margin: float = MARGIN, compa
     for a, b in itertools.combinations(series, 2):
         if comparable and not comparable(a, b):
             continue
-        points = [(x, math.log(ya / yb), math.log(ya)) for x, ya, yb in zip(xs, series[a], series[b])
-                  if ya > 0 and yb > 0 and math.isfinite(ya) and math.isfinite(yb)]  # fmt: skip
+        points = [
+            (x, math.log(ya / yb), math.log(ya))
+            for x, ya, yb in zip(xs, series[a], series[b])
+            if ya > 0 and yb > 0 and math.isfinite(ya) and math.isfinite(yb)
+        ]
         last = None  # index in points of the last clear lead
         for j, (x, r, _) in enumerate(points):
             if abs(r) < math.log(margin):
@@ -162,9 +165,11 @@ def _backends_and_dtypes(args) -> tuple[list[str], str | None]:
         if not have:
             print(f"{name}: left out, it supports none of --dtypes {args.dtypes} ({', '.join(backend.dtypes)})")
         elif len(have) < len(wanted):
-            raise UserError(f"backend {name} supports {', '.join(backend.dtypes)}, not every one of --dtypes "
-                            f"{args.dtypes}; pass --dtypes all (each backend's every dtype) or leave {name} out "
-                            "with --backends")  # fmt: skip
+            raise UserError(
+                f"backend {name} supports {', '.join(backend.dtypes)}, not every one of --dtypes "
+                f"{args.dtypes}; pass --dtypes all (each backend's every dtype) or leave {name} out "
+                "with --backends"
+            )
         else:
             names.append(name)
     if not names:
@@ -177,9 +182,16 @@ def scaling_request(args):
     from bench.sweep import SweepRequest
     from core.sweep import cached_mnist
 
-    common = dict(data_dir=args.data_dir, unverified=args.unverified, results=args.results,
-                  workers=None if args.scheduler else (args.workers or DEFAULT_WORKERS), scheduler=args.scheduler,
-                  quiet=args.quiet, command="python -m bench " + shlex.join(sys.argv[1:]), preset=PRESET)  # fmt: skip
+    common = dict(
+        data_dir=args.data_dir,
+        unverified=args.unverified,
+        results=args.results,
+        workers=None if args.scheduler else (args.workers or DEFAULT_WORKERS),
+        scheduler=args.scheduler,
+        quiet=args.quiet,
+        command="python -m bench " + shlex.join(sys.argv[1:]),
+        preset=PRESET,
+    )
     if args.resume:  # a sweep id: the grid and its options come from the sweep's manifest
         return SweepRequest(resume=args.resume, **common)
     if max(args.batch) > args.samples:
@@ -188,10 +200,19 @@ def scaling_request(args):
     n = len(cached_mnist(args.data_dir, args.unverified).train_labels)  # loaded once; the cells reuse it
     if args.samples > n:
         raise UserError(f"--samples {args.samples} is more than the {n:,} training images; pass at most {n}")
-    grid = (f"hidden={','.join(map(str, args.hidden))};batch={','.join(map(str, args.batch))};"
-            f"samples={args.samples};seed={args.seed}" + (f";dtype={dtype}" if dtype else ""))  # fmt: skip
-    return SweepRequest(grid=grid, backends=",".join(names), epochs=args.repeats, budget_s=args.budget,
-                        evaluate=False, resume=args.resume, **common)  # fmt: skip
+    grid = (
+        f"hidden={','.join(map(str, args.hidden))};batch={','.join(map(str, args.batch))};"
+        f"samples={args.samples};seed={args.seed}" + (f";dtype={dtype}" if dtype else "")
+    )
+    return SweepRequest(
+        grid=grid,
+        backends=",".join(names),
+        epochs=args.repeats,
+        budget_s=args.budget,
+        evaluate=False,
+        resume=args.resume,
+        **common,
+    )
 
 
 def cmd_scaling(args) -> int:
@@ -208,13 +229,17 @@ def cmd_scaling(args) -> int:
     request.resume_hint = f"python -m bench scaling --resume {sid}{where}"
     request.report_hint = f"python -m bench scaling --replot {sid}{where}"
     if manifest.evaluate:
-        raise UserError(f"sweep {sid} evaluates its jobs: it is not a scaling sweep; see: python -m bench sweep "
-                        f"--report {sid}")  # fmt: skip
+        raise UserError(
+            f"sweep {sid} evaluates its jobs: it is not a scaling sweep; see: python -m bench sweep --report {sid}"
+        )
     p = points[0]
     samples = f"the first {p.samples:,} training images" if p.samples else "every training image"
     budget = f"budget {manifest.budget_s:g} s per cell" if manifest.budget_s else "no time budget"
-    print(f"scaling: 784-H-10 {p.activation}, {p.loss} cost, lr {p.lr:g}, seed {p.seed}; {samples} per cell, "
-          f"{p.epochs} epoch(s) per cell (the median counts), {budget}; one BLAS/numba thread", flush=True)  # fmt: skip
+    print(
+        f"scaling: 784-H-10 {p.activation}, {p.loss} cost, lr {p.lr:g}, seed {p.seed}; {samples} per cell, "
+        f"{p.epochs} epoch(s) per cell (the median counts), {budget}; one BLAS/numba thread",
+        flush=True,
+    )
     code = run_sweep(request, (manifest, points))
     try:
         frame = read_scaling(args.results, sid)
@@ -247,18 +272,32 @@ def read_scaling(results: Path, sweep: str | None = None) -> pd.DataFrame:
     if done.empty:
         raise UserError(f"sweep {sweep} in {path} has no measured 784-H-10 cell; run `python -m bench scaling`")
     number = lambda column: pd.to_numeric(done[column], errors="coerce")
-    frame = pd.DataFrame({
-        "sweep_id": sweep, "backend": done["backend"], "dtype": done["dtype"],
-        "threads": number("blas_threads").fillna(1).astype(int), "hidden": done["hidden"].astype(int),
-        "batch_size": number("batch_size").astype(int), "s_per_sample": number("s_per_sample"),
-        "extrapolated": done["extrapolated"].isin([True, "true", "True"]),
-        "samples": number("samples"), "samples_timed": number("samples_timed"), "epochs_run": number("epochs_run"),
-        "spread": (number("max_train_s") - number("min_train_s")) / number("median_train_s"),
-        "layers": done["layers"], "activation": done["activation"], "lr": number("lr"), "seed": done["seed"],
-        "cpu": done["cpu"], "host": done["host"],
-    }).reset_index(drop=True)  # fmt: skip
-    frame["gflops"] = [flops_per_sample((784, h, 10), b) / s / 1e9
-                       for h, b, s in zip(frame["hidden"], frame["batch_size"], frame["s_per_sample"])]  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "sweep_id": sweep,
+            "backend": done["backend"],
+            "dtype": done["dtype"],
+            "threads": number("blas_threads").fillna(1).astype(int),
+            "hidden": done["hidden"].astype(int),
+            "batch_size": number("batch_size").astype(int),
+            "s_per_sample": number("s_per_sample"),
+            "extrapolated": done["extrapolated"].isin([True, "true", "True"]),
+            "samples": number("samples"),
+            "samples_timed": number("samples_timed"),
+            "epochs_run": number("epochs_run"),
+            "spread": (number("max_train_s") - number("min_train_s")) / number("median_train_s"),
+            "layers": done["layers"],
+            "activation": done["activation"],
+            "lr": number("lr"),
+            "seed": done["seed"],
+            "cpu": done["cpu"],
+            "host": done["host"],
+        }
+    ).reset_index(drop=True)
+    frame["gflops"] = [
+        flops_per_sample((784, h, 10), b) / s / 1e9
+        for h, b, s in zip(frame["hidden"], frame["batch_size"], frame["s_per_sample"])
+    ]
     frame["series"] = frame["backend"] + " " + frame["dtype"]
     frame.attrs["failed"] = [(r["point"], r["reason"]) for _, r in points[~points["_done"]].iterrows()]
     return frame
@@ -296,13 +335,17 @@ def crossover_lines(frame: pd.DataFrame) -> list[str]:
     for batch in sorted(frame["batch_size"].unique()):
         xs, series, _ = _panel(frame, "hidden", "batch_size", batch)
         for c in crossovers(xs, series, comparable=comparable):
-            lines.append(f"batch {batch}: {c.faster} overtakes {c.slower} as H grows from {c.x_before} to "
-                         f"{c.x_after} (crossing near H = {c.x:.0f})")  # fmt: skip
+            lines.append(
+                f"batch {batch}: {c.faster} overtakes {c.slower} as H grows from {c.x_before} to "
+                f"{c.x_after} (crossing near H = {c.x:.0f})"
+            )
     for hidden in sorted(frame["hidden"].unique()):
         xs, series, _ = _panel(frame, "batch_size", "hidden", hidden)
         for c in crossovers(xs, series, comparable=comparable):
-            lines.append(f"H {hidden}: {c.faster} overtakes {c.slower} as the batch grows from {c.x_before} to "
-                         f"{c.x_after} (crossing near batch {c.x:.0f})")  # fmt: skip
+            lines.append(
+                f"H {hidden}: {c.faster} overtakes {c.slower} as the batch grows from {c.x_before} to "
+                f"{c.x_after} (crossing near batch {c.x:.0f})"
+            )
     return lines
 
 
@@ -312,8 +355,17 @@ def report_and_plot(frame: pd.DataFrame, results: Path) -> list[Path]:
 
     table = frame.pivot_table(index=["hidden", "batch_size"], columns="series", values="s_per_sample", aggfunc="last")
     flags = frame.pivot_table(index=["hidden", "batch_size"], columns="series", values="extrapolated", aggfunc="last")
-    cells = [[h, b, *(("" if pd.isna(v) else human_seconds(v) + (" *" if flags.loc[(h, b), s] else ""))
-                      for s, v in row.items())] for (h, b), row in table.iterrows()]  # fmt: skip
+    cells = [
+        [
+            h,
+            b,
+            *(
+                ("" if pd.isna(v) else human_seconds(v) + (" *" if flags.loc[(h, b), s] else ""))
+                for s, v in row.items()
+            ),
+        ]
+        for (h, b), row in table.iterrows()
+    ]
     print(
         f"\nsweep {frame['sweep_id'].iloc[0]}: seconds per training sample "
         "(* timed on fewer samples than the cell holds: budget)"
@@ -340,8 +392,10 @@ def _subtitle(frame: pd.DataFrame) -> str:
     dtypes = ", ".join(sorted(frame["dtype"].unique()))
     threads = int(r["threads"])
     samples = "all" if pd.isna(r["samples"]) else f"{int(r['samples']):,}"
-    return (f"{r['cpu']} · {dtypes} · {threads} thread{'s' if threads != 1 else ''} · 784-H-10 {r['activation']}, "
-            f"{samples} training samples per cell, lr {r['lr']:g} · sweep {r['sweep_id']}")  # fmt: skip
+    return (
+        f"{r['cpu']} · {dtypes} · {threads} thread{'s' if threads != 1 else ''} · 784-H-10 {r['activation']}, "
+        f"{samples} training samples per cell, lr {r['lr']:g} · sweep {r['sweep_id']}"
+    )
 
 
 def _draw(ax, xs, series, flags, colors, markers, comparable, what: str) -> list[str]:
@@ -350,8 +404,15 @@ def _draw(ax, xs, series, flags, colors, markers, comparable, what: str) -> list
         ax.plot(xs, ys, "-", color=colors[name], lw=1.8, label=name, alpha=0.9)
         for x, y, extrapolated in zip(xs, ys, flags[name]):
             if not (isinstance(y, float) and math.isnan(y)):
-                ax.plot(x, y, markers[name], ms=6, color=colors[name], mew=1.5,
-                        mfc="white" if extrapolated else colors[name])  # fmt: skip
+                ax.plot(
+                    x,
+                    y,
+                    markers[name],
+                    ms=6,
+                    color=colors[name],
+                    mew=1.5,
+                    mfc="white" if extrapolated else colors[name],
+                )
     notes = []
     found = sorted(crossovers(xs, series, comparable=comparable), key=lambda c: c.x)
     for i, c in enumerate(found, start=1):
@@ -392,8 +453,16 @@ def _figure(frame, panels, x: str, fixed: str, title, xlabel: str, what: str, ag
     panel_h, gap_h, header_h = 3.6, 0.8 + 0.17 * n_notes, 1.8
     height = header_h + nrows * panel_h + nrows * gap_h
     fig = plt.figure(figsize=(6.4 * ncols, height), dpi=130)
-    grid = fig.add_gridspec(nrows, ncols, left=0.08 if ncols > 1 else 0.14, right=0.98, top=1 - header_h / height,
-                            bottom=gap_h / height, hspace=gap_h / panel_h, wspace=0.16)  # fmt: skip
+    grid = fig.add_gridspec(
+        nrows,
+        ncols,
+        left=0.08 if ncols > 1 else 0.14,
+        right=0.98,
+        top=1 - header_h / height,
+        bottom=gap_h / height,
+        hspace=gap_h / panel_h,
+        wspace=0.16,
+    )
     first = None
     for k, (value, (xs, series, flags)) in enumerate(zip(panels, data)):
         ax = fig.add_subplot(grid[k // ncols, k % ncols], sharey=first)
@@ -405,15 +474,47 @@ def _figure(frame, panels, x: str, fixed: str, title, xlabel: str, what: str, ag
         if k % ncols == 0:
             ax.set_ylabel("seconds per training sample")
         ax.text(0, -0.17, "\n".join(notes), transform=ax.transAxes, fontsize=7.5, va="top", ha="left")
-    extra = [Line2D([], [], marker="o", ls="", color="0.3", mfc="white", mew=1.5,
-                    label="hollow: timed on fewer samples (budget)"),
-             Line2D([], [], marker="o", ls="", color="black", mfc="gold", ms=10,
-                    label="crossover (each side >10% ahead), listed under its panel")]  # fmt: skip
+    extra = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            color="0.3",
+            mfc="white",
+            mew=1.5,
+            label="hollow: timed on fewer samples (budget)",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            color="black",
+            mfc="gold",
+            ms=10,
+            label="crossover (each side >10% ahead), listed under its panel",
+        ),
+    ]
     handles = [Line2D([], [], color=colors[s], marker=markers[s], lw=1.8, label=s) for s in names] + extra
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.01, 1 - 0.78 / height), ncol=4, fontsize=8.5,
-               frameon=False, columnspacing=1.5)  # fmt: skip
-    fig.suptitle(f"Seconds per training sample against {against}, log-log", fontsize=13, fontweight="bold", x=0.01,
-                 y=1 - 0.1 / height, ha="left", va="top")  # fmt: skip
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(0.01, 1 - 0.78 / height),
+        ncol=4,
+        fontsize=8.5,
+        frameon=False,
+        columnspacing=1.5,
+    )
+    fig.suptitle(
+        f"Seconds per training sample against {against}, log-log",
+        fontsize=13,
+        fontweight="bold",
+        x=0.01,
+        y=1 - 0.1 / height,
+        ha="left",
+        va="top",
+    )
     fig.text(0.01, 1 - 0.45 / height, _subtitle(frame), fontsize=8.5, color="0.25", ha="left", va="top")
     return _save(fig, path)
 
@@ -428,8 +529,26 @@ def plot_scaling(frame: pd.DataFrame, out: Path) -> list[Path]:
     shown = [near_seed] + ([hiddens[-1]] if hiddens[-1] != near_seed else [])
     seed_note = lambda h: " (the seed's network)" if h == SEED_HIDDEN else ""
     return [
-        _figure(frame, sorted(frame["batch_size"].unique()), "hidden", "batch_size", lambda b: f"batch {b}",
-                "hidden size H (784-H-10)", "H", "hidden size", Path(out) / FILES[0]),
-        _figure(frame, shown, "batch_size", "hidden", lambda h: f"784-{h}-10{seed_note(h)}", "batch size", "batch",
-                "batch size", Path(out) / FILES[1]),
-    ]  # fmt: skip
+        _figure(
+            frame,
+            sorted(frame["batch_size"].unique()),
+            "hidden",
+            "batch_size",
+            lambda b: f"batch {b}",
+            "hidden size H (784-H-10)",
+            "H",
+            "hidden size",
+            Path(out) / FILES[0],
+        ),
+        _figure(
+            frame,
+            shown,
+            "batch_size",
+            "hidden",
+            lambda h: f"784-{h}-10{seed_note(h)}",
+            "batch size",
+            "batch",
+            "batch size",
+            Path(out) / FILES[1],
+        ),
+    ]

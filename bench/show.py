@@ -107,8 +107,10 @@ def _mnist(args, saved):
 
     mnist = load_mnist(args.data_dir, verify=not args.unverified)
     if saved and saved.meta["data_digest"] != mnist.digest:
-        warnings.warn(f"{saved.path} was trained on other data (digest {saved.meta['data_digest']}, "
-                      f"this is {mnist.digest})", stacklevel=1)  # fmt: skip
+        warnings.warn(
+            f"{saved.path} was trained on other data (digest {saved.meta['data_digest']}, this is {mnist.digest})",
+            stacklevel=1,
+        )
     return mnist
 
 

@@ -87,7 +87,9 @@ def _entry(origin: str, fallback_name: str, load) -> Entry:
     if missing:
         return Entry(fallback_name, origin, None, f"not a backend: lacks {', '.join(missing)}")
     if backend.tier not in TIERS:
-        return Entry(backend.name, origin, None, f"not a backend: tier is {backend.tier!r}, not one of {', '.join(TIERS)}")
+        return Entry(
+            backend.name, origin, None, f"not a backend: tier is {backend.tier!r}, not one of {', '.join(TIERS)}"
+        )
     try:
         problem = backend.available()
     except Exception as exc:  # noqa: BLE001
@@ -187,10 +189,21 @@ def _code_lines(path: Path) -> int:
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 docstrings.update(range(first.lineno, first.end_lineno + 1))
-    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER,
-            tokenize.ENCODING}  # fmt: skip
+    skip = {
+        tokenize.COMMENT,
+        tokenize.NL,
+        tokenize.NEWLINE,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+        tokenize.ENDMARKER,
+        tokenize.ENCODING,
+    }
     lines: set[int] = set()
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.type not in skip:

@@ -175,8 +175,14 @@ def train_backend(
     """
     from tqdm import tqdm
 
-    run = RunRecord(backend.name, dtype, spec, tier=getattr(backend, "tier", ""), substrate=substrate_of(backend),
-                    loc=lines_of_code(backend))  # fmt: skip
+    run = RunRecord(
+        backend.name,
+        dtype,
+        spec,
+        tier=getattr(backend, "tier", ""),
+        substrate=substrate_of(backend),
+        loc=lines_of_code(backend),
+    )
     n = len(mnist.train_labels)
 
     ready = prepare(backend, spec, mnist, dtype)
@@ -185,8 +191,9 @@ def train_backend(
     run.setup_s, run.compile_s = ready.setup_s, ready.compile_s
     run.settled = environment.settle(settle_s)
     if settle_s > 0:
-        run.spun_up_s = spin_up(backend, model, train_data, epoch_order(spec.seed, 1, n), spec, dtype,
-                                 environment.SPIN_UP_S)  # fmt: skip
+        run.spun_up_s = spin_up(
+            backend, model, train_data, epoch_order(spec.seed, 1, n), spec, dtype, environment.SPIN_UP_S
+        )
     if on_ready:
         on_ready(run)
 
@@ -196,8 +203,14 @@ def train_backend(
         for epoch in range(1, spec.epochs + 1):
             epoch_started = perf_counter()
             order = epoch_order(spec.seed, epoch, n)
-            bar = tqdm(total=samples, desc=f"{backend.name} epoch {epoch}", unit="img", leave=False,
-                       disable=not progress, unit_scale=True)  # fmt: skip
+            bar = tqdm(
+                total=samples,
+                desc=f"{backend.name} epoch {epoch}",
+                unit="img",
+                leave=False,
+                disable=not progress,
+                unit_scale=True,
+            )
             seconds = 0.0
             if budget_s is not None and epoch == 1:
                 # Probe ~1% of an epoch to see whether full epochs fit in the budget.
@@ -248,8 +261,9 @@ def train_backend(
     best = max((e.test_accuracy for e in run.epochs), default=1.0)
     if mnist.verified and run.status in ("ok", "budget") and best < CHANCE_ACCURACY:
         run.status = "stalled"
-        run.note = (f"test accuracy stayed near chance (best {100 * best:.1f}%): the network did not learn; "
-                    "try a smaller --lr")  # fmt: skip
+        run.note = (
+            f"test accuracy stayed near chance (best {100 * best:.1f}%): the network did not learn; try a smaller --lr"
+        )
     if samples < n and not run.note:
         run.note = f"epoch time extrapolated from {samples} of {n} samples"
     elif samples < n:

@@ -105,8 +105,10 @@ def check_memory(needed: int, what: str) -> None:
 
     available = available_memory()
     if available is not None and needed > available:
-        raise UserError(f"{what} needs about {needed / 2**30:.1f} GiB of memory and {available / 2**30:.1f} GiB "
-                        "is available; use smaller --layers")  # fmt: skip
+        raise UserError(
+            f"{what} needs about {needed / 2**30:.1f} GiB of memory and {available / 2**30:.1f} GiB "
+            "is available; use smaller --layers"
+        )
 
 
 def project_commit() -> str:
@@ -148,8 +150,10 @@ def check_threads(threads: int) -> None:
         if allowed < 1:
             raise UserError(f"${variable} must be at least 1, got {value!r}; fix or unset it")
         if variable == "NUMBA_NUM_THREADS" and allowed < threads:
-            raise UserError(f"${variable}={value} lets numba start {allowed} thread(s), fewer than --threads "
-                            f"{threads}; unset it or pass --threads {allowed}")  # fmt: skip
+            raise UserError(
+                f"${variable}={value} lets numba start {allowed} thread(s), fewer than --threads "
+                f"{threads}; unset it or pass --threads {allowed}"
+            )
 
 
 @contextmanager
@@ -193,8 +197,10 @@ class Settled:
 
     def describe(self) -> str:
         if not self.quiet:
-            return (f"the kernel was still returning freed memory to the host after {self.waited_s:.0f} s; "
-                    "the first epochs may include its stalls")  # fmt: skip
+            return (
+                f"the kernel was still returning freed memory to the host after {self.waited_s:.0f} s; "
+                "the first epochs may include its stalls"
+            )
         if self.changes:
             return f"waited {self.waited_s:.1f} s for the kernel to finish returning freed memory to the host"
         return f"no freed memory was being returned to the host (watched {self.waited_s:.1f} s)"

@@ -156,9 +156,12 @@ def _from_mirror(base: str, hashes: list[str]) -> dict[str, bytes]:
     contents = {}
     for name, known_hash in zip(FILES, hashes):
         path = pooch.retrieve(
-            base + name + ".gz", known_hash=known_hash, fname=name + ".gz",
-            path=cache_dir() / "downloads", downloader=downloader,
-        )  # fmt: skip
+            base + name + ".gz",
+            known_hash=known_hash,
+            fname=name + ".gz",
+            path=cache_dir() / "downloads",
+            downloader=downloader,
+        )
         contents[name] = _read_maybe_gz(Path(path))
     return contents
 
@@ -280,6 +283,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, verify: bool = True
         _write_cache(contents)
         return _dataset(contents, label)
     raise DataError(
-        "could not get MNIST; tried: " + "; ".join(tried)
+        "could not get MNIST; tried: "
+        + "; ".join(tried)
         + f". Download the four IDX files and pass --data-dir DIR (or set ${DATA_ENV})"
-    )  # fmt: skip
+    )

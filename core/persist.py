@@ -84,20 +84,43 @@ def expected_shapes(layers: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
 
 
 def metadata(
-    spec: Spec, *, backend: str, dtype: str, epochs_trained: int, samples_per_epoch: int,
-    test_correct: int | None, test_total: int | None, data_digest: str, run_id: str, status: str = "ok",
-) -> dict:  # fmt: skip
+    spec: Spec,
+    *,
+    backend: str,
+    dtype: str,
+    epochs_trained: int,
+    samples_per_epoch: int,
+    test_correct: int | None,
+    test_total: int | None,
+    data_digest: str,
+    run_id: str,
+    status: str = "ok",
+) -> dict:
     """The metadata of one saved model, as it is written."""
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "layers": list(spec.layers),
-        "activation": spec.activation, "loss": spec.loss, "init": spec.init, "batch_size": spec.batch_size,
-        "lr": spec.lr, "seed": spec.seed, "epochs": spec.epochs, "epochs_trained": epochs_trained,
-        "samples_per_epoch": samples_per_epoch, "backend": backend, "dtype": dtype,
-        "test_correct": test_correct, "test_total": test_total,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "layers": list(spec.layers),
+        "activation": spec.activation,
+        "loss": spec.loss,
+        "init": spec.init,
+        "batch_size": spec.batch_size,
+        "lr": spec.lr,
+        "seed": spec.seed,
+        "epochs": spec.epochs,
+        "epochs_trained": epochs_trained,
+        "samples_per_epoch": samples_per_epoch,
+        "backend": backend,
+        "dtype": dtype,
+        "test_correct": test_correct,
+        "test_total": test_total,
         "test_accuracy": None if test_correct is None or not test_total else test_correct / test_total,
-        "data_digest": data_digest, "version": __version__, "run_id": run_id, "status": status,
+        "data_digest": data_digest,
+        "version": __version__,
+        "run_id": run_id,
+        "status": status,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-    }  # fmt: skip
+    }
 
 
 @dataclass
@@ -136,8 +159,10 @@ def save_model(path: str | os.PathLike, weights: Weights, meta: dict, *, overwri
         else:
             _link_without_replacing(tmp, path)
     except OSError as exc:
-        raise ModelError(f"cannot write the model to {path}: {exc.strerror or exc}; "
-                         "free space or fix permissions, or choose another path") from None  # fmt: skip
+        raise ModelError(
+            f"cannot write the model to {path}: {exc.strerror or exc}; "
+            "free space or fix permissions, or choose another path"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -186,9 +211,24 @@ def _glob_escape(text: str) -> str:
 
 # ---------------------------------------------------------------- reading
 # What reading a damaged zip or npy member can raise; each becomes one ModelError line.
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError, struct.error,
-                SyntaxError, tokenize.TokenError, UnicodeDecodeError, NotImplementedError, RuntimeError, OverflowError,
-                IndexError, TypeError, MemoryError)  # fmt: skip
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    ValueError,
+    OSError,
+    EOFError,
+    KeyError,
+    struct.error,
+    SyntaxError,
+    tokenize.TokenError,
+    UnicodeDecodeError,
+    NotImplementedError,
+    RuntimeError,
+    OverflowError,
+    IndexError,
+    TypeError,
+    MemoryError,
+)
 
 
 def load_model(path: str | os.PathLike) -> SavedModel:
@@ -239,9 +279,10 @@ def _read(zf: zipfile.ZipFile, path: Path) -> SavedModel:
     extra = sorted(n for n in names if n not in shapes and n != METADATA)
     if missing or extra:
         what = "; ".join(
-            part for part in (missing and f"missing {', '.join(missing)}", extra and f"unexpected {', '.join(extra)}")
+            part
+            for part in (missing and f"missing {', '.join(missing)}", extra and f"unexpected {', '.join(extra)}")
             if part
-        )  # fmt: skip
+        )
         raise ModelError(f"{path}: its arrays do not match its metadata (layers {spec.layers_str}): {what}")
     for name, want in shapes.items():
         got, dtype = _header(zf, names[name], name, path)
@@ -252,8 +293,10 @@ def _read(zf: zipfile.ZipFile, path: Path) -> SavedModel:
     arrays = {name: _array(zf, names[name]).astype(np.float64) for name in shapes}
     bad = [name for name, array in arrays.items() if not np.isfinite(array).all()]
     if bad:
-        raise ModelError(f"{path}: array {bad[0]} holds NaN or infinite weights (its run diverged?); "
-                         "nothing can be evaluated or drawn from it")  # fmt: skip
+        raise ModelError(
+            f"{path}: array {bad[0]} holds NaN or infinite weights (its run diverged?); "
+            "nothing can be evaluated or drawn from it"
+        )
     weights = [(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(1, len(spec.layers))]
     return SavedModel(path, weights, meta, spec)
 
@@ -288,8 +331,10 @@ def spec_from_metadata(meta, path: Path | str = "model") -> Spec:
         raise ModelError(f"{path}: its metadata does not say format {FORMAT!r}; not a model saved by mnist-bench")
     version = meta.get("format_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
-        raise ModelError(f"{path} is in model format {version}, newer than this mnist-bench reads "
-                         f"({FORMAT_VERSION}); upgrade mnist-bench")  # fmt: skip
+        raise ModelError(
+            f"{path} is in model format {version}, newer than this mnist-bench reads "
+            f"({FORMAT_VERSION}); upgrade mnist-bench"
+        )
     for key, types in FIELDS.items():
         if key not in meta:
             raise ModelError(f"{path}: its metadata lacks {key!r}")
@@ -315,10 +360,16 @@ def spec_from_metadata(meta, path: Path | str = "model") -> Spec:
         raise ModelError(f"{path}: metadata 'epochs_trained' is negative")
     try:
         return Spec(
-            layers=tuple(layers), activation=meta["activation"], loss=meta["loss"], init=meta["init"],
-            batch_size=meta["batch_size"], lr=float(meta["lr"]), epochs=meta["epochs"], seed=meta["seed"],
+            layers=tuple(layers),
+            activation=meta["activation"],
+            loss=meta["loss"],
+            init=meta["init"],
+            batch_size=meta["batch_size"],
+            lr=float(meta["lr"]),
+            epochs=meta["epochs"],
+            seed=meta["seed"],
             n_train=max(meta["batch_size"], 60_000),
-        )  # fmt: skip
+        )
     except (SpecError, OverflowError) as exc:
         raise ModelError(f"{path}: its metadata describes no valid network: {exc}") from None
 
@@ -332,8 +383,18 @@ class RunSaver:
     an interrupted run saves what it finished and a file's weights always match its stored accuracy.
     """
 
-    def __init__(self, path, spec: Spec, *, backend: str, dtype: str, data_digest: str, run_id: str,
-                 every: int | None = None, force: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path,
+        spec: Spec,
+        *,
+        backend: str,
+        dtype: str,
+        data_digest: str,
+        run_id: str,
+        every: int | None = None,
+        force: bool = False,
+    ) -> None:
         self.path, self.spec, self.every, self.force = Path(path), spec, every, force
         self.common = {"backend": backend, "dtype": dtype, "data_digest": data_digest, "run_id": run_id}
         self.latest: tuple | None = None  # (EpochRecord, weights) of the last finished epoch
@@ -358,16 +419,18 @@ class RunSaver:
     def initial(self, weights: Weights, n_train: int) -> Path | None:
         if not self.every:
             return None
-        meta = metadata(self.spec, epochs_trained=0, samples_per_epoch=n_train, test_correct=None,
-                        test_total=None, **self.common)  # fmt: skip
+        meta = metadata(
+            self.spec, epochs_trained=0, samples_per_epoch=n_train, test_correct=None, test_total=None, **self.common
+        )
         return self._save(snapshot_path(self.path, 0, self.spec.epochs), weights, meta)
 
     def epoch(self, record, weights: Weights) -> Path | None:
         """After each finished epoch: keep its weights, and write a snapshot when one is due."""
         self.latest = (record, weights)
         if self.every and record.epoch % self.every == 0:
-            return self._save(snapshot_path(self.path, record.epoch, self.spec.epochs), weights,
-                              self._meta(record, "ok"))  # fmt: skip
+            return self._save(
+                snapshot_path(self.path, record.epoch, self.spec.epochs), weights, self._meta(record, "ok")
+            )
         return None
 
     def final(self, status: str) -> Path | None:
@@ -383,12 +446,19 @@ class RunSaver:
             saved = save_model(path, weights, meta, overwrite=self.force)
         except ModelExistsError:
             saved = save_model(path.with_name(f"{_stem(path)}.{self.common['run_id']}.npz"), weights, meta)
-            warnings.warn(f"{path} appeared during the run and was kept; saved this run's model to {saved}",
-                          stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"{path} appeared during the run and was kept; saved this run's model to {saved}", stacklevel=2
+            )
         self.written.append(saved)
         return saved
 
     def _meta(self, record, status: str) -> dict:
-        return metadata(self.spec, epochs_trained=record.epoch, samples_per_epoch=record.samples_timed,
-                        test_correct=record.test_correct, test_total=record.test_total, status=status,
-                        **self.common)  # fmt: skip
+        return metadata(
+            self.spec,
+            epochs_trained=record.epoch,
+            samples_per_epoch=record.samples_timed,
+            test_correct=record.test_correct,
+            test_total=record.test_total,
+            status=status,
+            **self.common,
+        )

@@ -28,20 +28,77 @@ if TYPE_CHECKING:
     from core.driver import EpochRecord, RunRecord
 
 EPOCH_COLUMNS = [
-    "run_id", "backend", "dtype", "threads", "layers", "activation", "loss", "batch_size", "lr", "seed",
-    "epoch", "train_s", "eval_s", "samples_timed", "extrapolated", "test_correct", "test_total",
-    "test_accuracy", "init", "status", "tier",
-]  # fmt: skip
+    "run_id",
+    "backend",
+    "dtype",
+    "threads",
+    "layers",
+    "activation",
+    "loss",
+    "batch_size",
+    "lr",
+    "seed",
+    "epoch",
+    "train_s",
+    "eval_s",
+    "samples_timed",
+    "extrapolated",
+    "test_correct",
+    "test_total",
+    "test_accuracy",
+    "init",
+    "status",
+    "tier",
+]
 ENVIRONMENT_COLUMNS = [
-    "host", "cpu", "cores", "os", "python", "numpy", "numba", "blas", "blas_threads", "numba_threads",
-    "llvmlite", "torch", "jax", "commit",
-]  # fmt: skip
+    "host",
+    "cpu",
+    "cores",
+    "os",
+    "python",
+    "numpy",
+    "numba",
+    "blas",
+    "blas_threads",
+    "numba_threads",
+    "llvmlite",
+    "torch",
+    "jax",
+    "commit",
+]
 SUMMARY_COLUMNS = [
-    "run_id", "started_utc", "backend", "dtype", "threads", "layers", "activation", "loss", "init",
-    "batch_size", "lr", "seed", "epochs_run", "median_train_s", "min_train_s", "max_train_s",
-    "setup_s", "compile_s", "final_accuracy", "time_to_95_s", "extrapolated", "samples_timed",
-    "speedup", "gflops", "status", "note", "substrate", "tier", "loc", "data", *ENVIRONMENT_COLUMNS,
-]  # fmt: skip
+    "run_id",
+    "started_utc",
+    "backend",
+    "dtype",
+    "threads",
+    "layers",
+    "activation",
+    "loss",
+    "init",
+    "batch_size",
+    "lr",
+    "seed",
+    "epochs_run",
+    "median_train_s",
+    "min_train_s",
+    "max_train_s",
+    "setup_s",
+    "compile_s",
+    "final_accuracy",
+    "time_to_95_s",
+    "extrapolated",
+    "samples_timed",
+    "speedup",
+    "gflops",
+    "status",
+    "note",
+    "substrate",
+    "tier",
+    "loc",
+    "data",
+    *ENVIRONMENT_COLUMNS,
+]
 TARGET_ACCURACY = 0.95
 
 
@@ -73,8 +130,10 @@ def check_writable(folder: Path, extra_bytes: int = 0) -> None:
         raise UserError(f"cannot write results to {folder}: permission denied; fix it or pass --results DIR")
     free = shutil.disk_usage(folder).free
     if free < MIN_FREE_BYTES + extra_bytes:
-        raise UserError(f"{folder} has {free / 2**20:.1f} MiB free, too little for this run's results "
-                        f"({(MIN_FREE_BYTES + extra_bytes) / 2**20:.1f} MiB); free space or pass --results DIR")  # fmt: skip
+        raise UserError(
+            f"{folder} has {free / 2**20:.1f} MiB free, too little for this run's results "
+            f"({(MIN_FREE_BYTES + extra_bytes) / 2**20:.1f} MiB); free space or pass --results DIR"
+        )
 
 
 def _set_aside_cut_line(path: Path, old: bytes) -> bytes:
@@ -85,8 +144,7 @@ def _set_aside_cut_line(path: Path, old: bytes) -> bytes:
     kept, _, cut = old.rpartition(b"\n")
     aside = path.with_name(f"{path.stem}.{new_run_id()}.cut-line.txt")
     aside.write_bytes(cut + b"\n")
-    warnings.warn(f"the last line of {path} was cut short (an interrupted write?): moved it to {aside}",
-                  stacklevel=3)  # fmt: skip
+    warnings.warn(f"the last line of {path} was cut short (an interrupted write?): moved it to {aside}", stacklevel=3)
     return kept + b"\n" if kept else b""
 
 
@@ -108,8 +166,10 @@ def append_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
             if old and old.split(b"\n", 1)[0].decode(errors="replace").strip() != header:
                 aside = target.with_name(f"{target.stem}.{new_run_id()}.other-columns{target.suffix}")
                 os.replace(target, aside)
-                warnings.warn(f"{path} had the columns of another version: moved it to {aside}; "
-                              f"new rows start a new {path.name}", stacklevel=2)  # fmt: skip
+                warnings.warn(
+                    f"{path} had the columns of another version: moved it to {aside}; new rows start a new {path.name}",
+                    stacklevel=2,
+                )
                 old = b""
             old = _set_aside_cut_line(target, old)
             buffer = io.StringIO()
@@ -119,8 +179,10 @@ def append_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
             writer.writerows({c: _fmt(row.get(c, "")) for c in columns} for row in rows)
             write_atomic(target, old + buffer.getvalue().encode(), durable=True)
     except OSError as exc:
-        raise UserError(f"cannot write results to {path}: {exc.strerror or exc}; earlier results are intact. "
-                        "Free space or fix permissions, or pass --results DIR") from None  # fmt: skip
+        raise UserError(
+            f"cannot write results to {path}: {exc.strerror or exc}; earlier results are intact. "
+            "Free space or fix permissions, or pass --results DIR"
+        ) from None
 
 
 def _is_number(text: str) -> bool:
@@ -154,8 +216,9 @@ def read_csv(path: Path, required: tuple[str, ...] = (), numeric: tuple[str, ...
             bad.append(number)
     missing = [c for c in required if c not in header]
     if missing:
-        raise UserError(f"{path} has no column {missing[0]!r}: it was not written by this program, or is damaged; "
-                        "move it aside")  # fmt: skip
+        raise UserError(
+            f"{path} has no column {missing[0]!r}: it was not written by this program, or is damaged; move it aside"
+        )
     if bad:
         shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         warnings.warn(f"{path}: skipped {len(bad)} malformed line(s): line {shown}", stacklevel=2)
@@ -171,12 +234,22 @@ def read_csv(path: Path, required: tuple[str, ...] = (), numeric: tuple[str, ...
 def epoch_row(run_id: str, run: RunRecord, epoch: EpochRecord, threads: int) -> dict:
     spec = run.spec
     return {
-        "run_id": run_id, "backend": run.backend, "dtype": run.dtype, "threads": threads,
-        **spec.as_dict(), "epoch": epoch.epoch, "train_s": epoch.train_s, "eval_s": epoch.eval_s,
-        "samples_timed": epoch.samples_timed, "extrapolated": epoch.extrapolated,
-        "test_correct": epoch.test_correct, "test_total": epoch.test_total,
-        "test_accuracy": epoch.test_accuracy, "status": epoch.status, "tier": run.tier,
-    }  # fmt: skip
+        "run_id": run_id,
+        "backend": run.backend,
+        "dtype": run.dtype,
+        "threads": threads,
+        **spec.as_dict(),
+        "epoch": epoch.epoch,
+        "train_s": epoch.train_s,
+        "eval_s": epoch.eval_s,
+        "samples_timed": epoch.samples_timed,
+        "extrapolated": epoch.extrapolated,
+        "test_correct": epoch.test_correct,
+        "test_total": epoch.test_total,
+        "test_accuracy": epoch.test_accuracy,
+        "status": epoch.status,
+        "tier": run.tier,
+    }
 
 
 def time_to_accuracy(run: RunRecord, target: float = TARGET_ACCURACY) -> float:
@@ -191,23 +264,38 @@ def time_to_accuracy(run: RunRecord, target: float = TARGET_ACCURACY) -> float:
     return math.nan
 
 
-def summary_row(run_id: str, started_utc: str, run: RunRecord, threads: int, environment: dict,
-                flops_per_epoch: float) -> dict:  # fmt: skip
+def summary_row(
+    run_id: str, started_utc: str, run: RunRecord, threads: int, environment: dict, flops_per_epoch: float
+) -> dict:
     times = run.train_times()
     last = run.epochs[-1] if run.epochs else None
     med = median(times) if times else math.nan
     return {
-        "run_id": run_id, "started_utc": started_utc, "backend": run.backend, "dtype": run.dtype,
-        "threads": threads, **run.spec.as_dict(), "epochs_run": len(run.epochs),
-        "median_train_s": med, "min_train_s": min(times, default=math.nan),
-        "max_train_s": max(times, default=math.nan), "setup_s": run.setup_s, "compile_s": run.compile_s,
+        "run_id": run_id,
+        "started_utc": started_utc,
+        "backend": run.backend,
+        "dtype": run.dtype,
+        "threads": threads,
+        **run.spec.as_dict(),
+        "epochs_run": len(run.epochs),
+        "median_train_s": med,
+        "min_train_s": min(times, default=math.nan),
+        "max_train_s": max(times, default=math.nan),
+        "setup_s": run.setup_s,
+        "compile_s": run.compile_s,
         "final_accuracy": last.test_accuracy if last else math.nan,
-        "time_to_95_s": time_to_accuracy(run), "extrapolated": bool(last and last.extrapolated),
-        "samples_timed": last.samples_timed if last else "", "speedup": math.nan,
+        "time_to_95_s": time_to_accuracy(run),
+        "extrapolated": bool(last and last.extrapolated),
+        "samples_timed": last.samples_timed if last else "",
+        "speedup": math.nan,
         "gflops": flops_per_epoch / med / 1e9 if times else math.nan,
-        "status": run.status, "note": run.note, "substrate": run.substrate, "tier": run.tier, "loc": run.loc,
+        "status": run.status,
+        "note": run.note,
+        "substrate": run.substrate,
+        "tier": run.tier,
+        "loc": run.loc,
         **environment,
-    }  # fmt: skip
+    }
 
 
 def fill_speedups(rows: list[dict]) -> None:

@@ -54,8 +54,9 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300):
     """`python -m bench ARGS` in a fresh process, as a user would run it."""
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd or ROOT, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="session")

@@ -56,8 +56,9 @@ def _model(backend, images, labels):
 
 def _describe(benchmark, backend, dtype: str, threads: int, flops: float, **more) -> None:
     blas, blas_threads = blas_info()
-    benchmark.extra_info.update(backend=backend.name, dtype=dtype, threads=threads, blas=blas,
-                                blas_threads=blas_threads, flops=flops, **more)  # fmt: skip
+    benchmark.extra_info.update(
+        backend=backend.name, dtype=dtype, threads=threads, blas=blas, blas_threads=blas_threads, flops=flops, **more
+    )
     if backend.name == "torch":  # torch's own pool, which its load() set from the BLAS limit
         benchmark.extra_info["torch_threads"] = sys.modules["torch"].get_num_threads()
 
@@ -81,8 +82,18 @@ def test_train_step(benchmark, backend, mnist, threads):
     step()  # untimed: first call after warm-up
     flops = flops_per_sample(SPEC.layers, SPEC.batch_size) * SPEC.batch_size
     benchmark.group = "train-step"
-    _describe(benchmark, backend, dtype, threads, flops, rows_per_call=SPEC.batch_size, layers=SPEC.layers_str,
-              activation=SPEC.activation, loss=SPEC.loss, batches="consecutive batches of epoch 1's order")  # fmt: skip
+    _describe(
+        benchmark,
+        backend,
+        dtype,
+        threads,
+        flops,
+        rows_per_call=SPEC.batch_size,
+        layers=SPEC.layers_str,
+        activation=SPEC.activation,
+        loss=SPEC.loss,
+        batches="consecutive batches of epoch 1's order",
+    )
     benchmark(step)
     _record_rate(benchmark, flops)
     assert all(np.isfinite(W).all() for W, _ in backend.weights(model))

@@ -24,8 +24,10 @@ def _naive_affine(W, b, rows):
 
 
 def _naive_subtract_outer(W, step, delta, rows):
-    return [[w - step * sum(d[j] * row[i] for d, row in zip(delta, rows)) for i, w in enumerate(w_row)]
-            for j, w_row in enumerate(W)]  # fmt: skip
+    return [
+        [w - step * sum(d[j] * row[i] for d, row in zip(delta, rows)) for i, w in enumerate(w_row)]
+        for j, w_row in enumerate(W)
+    ]
 
 
 @pytest.mark.parametrize("n_rows", [1, 3, tuned.UNROLL, tuned.UNROLL + 5])

@@ -31,11 +31,14 @@ def test_the_same_backend_twice_by_name_and_by_package_path(idx_dir):
         (None, "is neither a backend"),
         ("x = 1\n", "not a backend: lacks name"),
         ("raise ImportError('half-written')\n", "failed to import: ImportError: half-written"),
-        ("from backends.numpy_tuned import *\n"
-         "from backends.numpy_tuned import load, load_data, predict, weights\n"
-         "def train(*args):\n    raise RuntimeError('a bug in train')\n", "failed in train: RuntimeError: a bug in train"),
+        (
+            "from backends.numpy_tuned import *\n"
+            "from backends.numpy_tuned import load, load_data, predict, weights\n"
+            "def train(*args):\n    raise RuntimeError('a bug in train')\n",
+            "failed in train: RuntimeError: a bug in train",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_side_is_one_line(idx_dir, tmp_path, module, message):
     path = tmp_path / "variant.py"
     if module is not None:
@@ -48,14 +51,16 @@ def test_a_bad_side_is_one_line(idx_dir, tmp_path, module, message):
 
 def test_ctrl_c_reports_the_epochs_both_sides_finished(idx_dir, tmp_path):
     path = tmp_path / "interrupted.py"
-    path.write_text("from backends.numpy_tuned import *\n"
-                    "from backends.numpy_tuned import train as _train\n"
-                    "trained = [0]\n"
-                    "def train(model, data, rows, *args):\n"
-                    "    if trained[0] >= 2 * len(data.X):  # two epochs, then Ctrl-C in the third\n"
-                    "        raise KeyboardInterrupt\n"
-                    "    trained[0] += len(rows)\n"
-                    "    _train(model, data, rows, *args)\n")  # fmt: skip
+    path.write_text(
+        "from backends.numpy_tuned import *\n"
+        "from backends.numpy_tuned import train as _train\n"
+        "trained = [0]\n"
+        "def train(model, data, rows, *args):\n"
+        "    if trained[0] >= 2 * len(data.X):  # two epochs, then Ctrl-C in the third\n"
+        "        raise KeyboardInterrupt\n"
+        "    trained[0] += len(rows)\n"
+        "    _train(model, data, rows, *args)\n"
+    )
     done = ab(idx_dir, "numpy-tuned", str(path))
     assert done.returncode == 130, done.stderr
     assert "2 epochs each" in done.stdout and "interrupted after 2 epochs each" in done.stderr

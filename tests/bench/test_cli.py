@@ -8,9 +8,26 @@ from bench.options import default_thread_counts
 from core.results import EPOCH_COLUMNS, SUMMARY_COLUMNS
 from tests.conftest import run_cli
 
-DESIGN_EPOCH_COLUMNS = ["run_id", "backend", "dtype", "threads", "layers", "activation", "loss", "batch_size", "lr",
-                        "seed", "epoch", "train_s", "eval_s", "samples_timed", "extrapolated", "test_correct",
-                        "test_total", "test_accuracy"]  # fmt: skip
+DESIGN_EPOCH_COLUMNS = [
+    "run_id",
+    "backend",
+    "dtype",
+    "threads",
+    "layers",
+    "activation",
+    "loss",
+    "batch_size",
+    "lr",
+    "seed",
+    "epoch",
+    "train_s",
+    "eval_s",
+    "samples_timed",
+    "extrapolated",
+    "test_correct",
+    "test_total",
+    "test_accuracy",
+]
 
 
 def read_csv(path):
@@ -20,8 +37,19 @@ def read_csv(path):
 
 def test_run_appends_epochs_and_summary_and_keeps_earlier_runs(idx_dir, tmp_path):
     results = tmp_path / "results"
-    args = ["run", "--backend", "numpy-tuned", "--epochs", "2", "--data-dir", str(idx_dir), "--unverified",
-            "--results", str(results), "--quiet"]  # fmt: skip
+    args = [
+        "run",
+        "--backend",
+        "numpy-tuned",
+        "--epochs",
+        "2",
+        "--data-dir",
+        str(idx_dir),
+        "--unverified",
+        "--results",
+        str(results),
+        "--quiet",
+    ]
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
     assert "epoch  1/2" in first.stdout and "/ 100" in first.stdout
@@ -45,8 +73,17 @@ def test_run_appends_epochs_and_summary_and_keeps_earlier_runs(idx_dir, tmp_path
 
 def test_all_compares_backends_with_the_quoted_rust_rows(idx_dir, tmp_path):
     results = tmp_path / "results"
-    done = run_cli("all", "--quick", "--backends", "numpy-tuned,python-plain", "--data-dir", str(idx_dir), "--unverified",
-                   "--results", str(results))  # fmt: skip
+    done = run_cli(
+        "all",
+        "--quick",
+        "--backends",
+        "numpy-tuned,python-plain",
+        "--data-dir",
+        str(idx_dir),
+        "--unverified",
+        "--results",
+        str(results),
+    )
     assert done.returncode == 0, done.stderr
     for text in ("rust Vec<f32>", "rust ndarray", "not measured here", "6.2x", "numpy-tuned", "python-plain"):
         assert text in done.stdout

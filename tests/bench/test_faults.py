@@ -66,8 +66,14 @@ def plugin_env(tmp_path):
 
 
 def bench(env, *args, fault="", timeout=120):
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, env=dict(env, FAULT=fault),
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        env=dict(env, FAULT=fault),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def rows(path):
@@ -138,8 +144,9 @@ def test_sigterm_to_all_stops_its_child_and_records_the_finished_epochs(plugin_e
     out = tmp_path / "results"
     args = [sys.executable, "-m", "bench", "all", "--backends", "fault", "--settle", "0", *common(idx_dir, out)]
     args[args.index("3")] = "50"
-    proc = subprocess.Popen(args, cwd=ROOT, env=dict(plugin_env, FAULT="slow"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=dict(plugin_env, FAULT="slow"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while not (out / "epochs.csv").exists() or len(rows(out / "epochs.csv")) < 2:
         assert time.monotonic() < deadline and proc.poll() is None
@@ -152,8 +159,20 @@ def test_sigterm_to_all_stops_its_child_and_records_the_finished_epochs(plugin_e
 
 def test_concurrent_runs_lose_no_rows(idx_dir, tmp_path):
     out = tmp_path / "results"
-    cmd = [sys.executable, "-m", "bench", "run", "--quiet", "--data-dir", str(idx_dir), "--unverified",
-           "--results", str(out), "--epochs", "8"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--quiet",
+        "--data-dir",
+        str(idx_dir),
+        "--unverified",
+        "--results",
+        str(out),
+        "--epochs",
+        "8",
+    ]
     procs = [subprocess.Popen([*cmd, "--seed", str(s)], cwd=ROOT, stdout=subprocess.DEVNULL) for s in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
     assert len(rows(out / "epochs.csv")) == 32 and len(rows(out / "summary.csv")) == 4
@@ -177,9 +196,25 @@ def test_full_disk_leaves_earlier_results_intact(tmp_path, monkeypatch):
 def test_unwritable_results_location_is_one_line(idx_dir, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the results folder should be")
-    done = subprocess.run([sys.executable, "-m", "bench", "run", "--quiet", "--data-dir", str(idx_dir),
-                           "--unverified", "--results", str(blocker), "--epochs", "1"],
-                          cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--quiet",
+            "--data-dir",
+            str(idx_dir),
+            "--unverified",
+            "--results",
+            str(blocker),
+            "--epochs",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: cannot write results to") and "--results" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -25,13 +25,30 @@ def one_line_error(done, code: int, *words: str) -> None:
 
 
 def cli(*args, env=None, **kwargs):
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120, **kwargs)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        **kwargs,
+    )
 
 
 def run_args(idx_dir, tmp_path, *more):
-    return ["run", "--quiet", "--data-dir", str(idx_dir), "--unverified", "--results", str(tmp_path / "r"),
-            "--epochs", "1", *more]  # fmt: skip
+    return [
+        "run",
+        "--quiet",
+        "--data-dir",
+        str(idx_dir),
+        "--unverified",
+        "--results",
+        str(tmp_path / "r"),
+        "--epochs",
+        "1",
+        *more,
+    ]
 
 
 def test_more_threads_than_cores_is_refused(idx_dir, tmp_path):
@@ -50,20 +67,24 @@ def test_a_thread_variable_that_overrides_threads_is_refused(idx_dir, tmp_path):
     one_line_error(done, 2, "NUMBA_NUM_THREADS=1", "--threads 1")
 
 
-@pytest.mark.parametrize("args, words", [
-    (["all", "--backends", ""], ["names no backend"]),
-    (["all", "--backends", " , "], ["names no backend"]),
-    (["all", "--quick", "--full"], ["not allowed with"]),
-    (["run", "--backend", "numpy"], ["pick one of", "numpy-plain", "numpy-tuned"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["all", "--backends", ""], ["names no backend"]),
+        (["all", "--backends", " , "], ["names no backend"]),
+        (["all", "--quick", "--full"], ["not allowed with"]),
+        (["run", "--backend", "numpy"], ["pick one of", "numpy-plain", "numpy-tuned"]),
+    ],
+)
 def test_empty_or_conflicting_options_are_refused(args, words):
     one_line_error(cli(*args), 2, *words)
 
 
 def test_a_closed_pipe_still_records_the_run(idx_dir, tmp_path):
     cmd = [sys.executable, "-m", "bench", *run_args(idx_dir, tmp_path, "--epochs", "3")]
-    done = subprocess.run(f"{' '.join(cmd)} | head -1", shell=True, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = subprocess.run(
+        f"{' '.join(cmd)} | head -1", shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert "Traceback" not in done.stderr and len(done.stdout.splitlines()) == 1
     with open(tmp_path / "r" / "summary.csv", newline="") as f:
         (row,) = csv.DictReader(f)
@@ -73,16 +94,27 @@ def test_a_closed_pipe_still_records_the_run(idx_dir, tmp_path):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_standard_output_is_one_line():
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "bench", "list"], cwd=ROOT, stdout=full, stderr=subprocess.PIPE,
-                              text=True, timeout=120)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "bench", "list"],
+            cwd=ROOT,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     one_line_error(done, 1, "standard output", "disk is full")
 
 
 def test_a_network_too_big_for_memory_is_refused_before_training(idx_dir, tmp_path):
     limit = "import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
     script = limit + "sys.argv = ['bench', *sys.argv[1:]]; runpy.run_module('bench', run_name='__main__')"
-    done = subprocess.run([sys.executable, "-c", script, *run_args(idx_dir, tmp_path, "--layers", "784,200000,10")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script, *run_args(idx_dir, tmp_path, "--layers", "784,200000,10")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     one_line_error(done, 2, "GiB of memory", "is available")
     assert not (tmp_path / "r" / "epochs.csv").exists()
 
@@ -90,8 +122,18 @@ def test_a_network_too_big_for_memory_is_refused_before_training(idx_dir, tmp_pa
 def test_a_model_of_nan_weights_is_refused(tmp_path):
     spec = Spec(layers=(784, 4, 10))
     weights = [(np.full((4, 784), np.nan), np.zeros(4)), (np.zeros((10, 4)), np.zeros(10))]
-    meta = metadata(spec, backend="numpy-plain", dtype="float64", epochs_trained=1, samples_per_epoch=60_000,
-                    test_correct=980, test_total=10_000, data_digest="d", run_id="r", status="diverged")  # fmt: skip
+    meta = metadata(
+        spec,
+        backend="numpy-plain",
+        dtype="float64",
+        epochs_trained=1,
+        samples_per_epoch=60_000,
+        test_correct=980,
+        test_total=10_000,
+        data_digest="d",
+        run_id="r",
+        status="diverged",
+    )
     path = save_model(tmp_path / "nan.npz", weights, meta)
     from core.errors import ModelError
 
@@ -107,8 +149,19 @@ def test_a_run_that_stays_at_chance_is_flagged():
 
 
 def test_unverified_rows_are_marked_in_the_table(idx_dir, tmp_path):
-    done = run_cli("all", "--quick", "--backends", "numpy-plain", "--threads", "1", "--data-dir", str(idx_dir),
-                   "--unverified", "--results", str(tmp_path))  # fmt: skip
+    done = run_cli(
+        "all",
+        "--quick",
+        "--backends",
+        "numpy-plain",
+        "--threads",
+        "1",
+        "--data-dir",
+        str(idx_dir),
+        "--unverified",
+        "--results",
+        str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     assert "UNVERIFIED data" in done.stdout
     wide = run_cli("report", "--wide", "--results", str(tmp_path))

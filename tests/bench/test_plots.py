@@ -36,8 +36,17 @@ def quick_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("quick")
     idx = write_idx_dir(root / "idx")
     results = root / "results"
-    done = run_cli("all", "--quick", "--backends", "numpy-tuned,python-plain", "--data-dir", str(idx), "--unverified",
-                   "--results", str(results))  # fmt: skip
+    done = run_cli(
+        "all",
+        "--quick",
+        "--backends",
+        "numpy-tuned,python-plain",
+        "--data-dir",
+        str(idx),
+        "--unverified",
+        "--results",
+        str(results),
+    )
     assert done.returncode == 0, done.stderr
     return results, done.stdout
 
@@ -109,8 +118,9 @@ def test_ceiling_of_a_small_matmul_is_positive(dtype):
 
 
 def test_ceiling_command_appends_rows(tmp_path):
-    done = run_cli("ceiling", "--threads", "1", "--dtypes", "float64", "--n", "64", "--repeats", "1",
-                   "--results", str(tmp_path))  # fmt: skip
+    done = run_cli(
+        "ceiling", "--threads", "1", "--dtypes", "float64", "--n", "64", "--repeats", "1", "--results", str(tmp_path)
+    )
     assert done.returncode == 0, done.stderr
     rows = read_csv(tmp_path / "ceiling.csv")
     assert len(rows) == 1 and rows[0]["dtype"] == "float64" and rows[0]["n"] == "64" and float(rows[0]["gflops"]) > 0
@@ -119,9 +129,27 @@ def test_ceiling_command_appends_rows(tmp_path):
 def test_scaling_runs_its_grid_as_a_sweep_and_plots_from_sweep_csv(idx_dir, tmp_path):
     """`bench scaling` is a timing-only sweep: one sweep.csv row per cell under one sweep id, no scaling.csv,
     the two figures drawn from those rows; --replot redraws them, and asking again is the sweep's refusal."""
-    args = ["--backends", "numpy-tuned", "--dtypes", "all", "--hidden", "8,16", "--batch", "1,10", "--samples", "100",
-            "--budget", "0.2", "--repeats", "2", "--data-dir", str(idx_dir), "--unverified", "--results",
-            str(tmp_path)]  # fmt: skip
+    args = [
+        "--backends",
+        "numpy-tuned",
+        "--dtypes",
+        "all",
+        "--hidden",
+        "8,16",
+        "--batch",
+        "1,10",
+        "--samples",
+        "100",
+        "--budget",
+        "0.2",
+        "--repeats",
+        "2",
+        "--data-dir",
+        str(idx_dir),
+        "--unverified",
+        "--results",
+        str(tmp_path),
+    ]
     done = run_cli("scaling", *args)
     assert done.returncode == 0, done.stderr
     assert "in this process, one job after another" in done.stdout  # one cell at a time by default
@@ -133,7 +161,9 @@ def test_scaling_runs_its_grid_as_a_sweep_and_plots_from_sweep_csv(idx_dir, tmp_
     assert len(rows) == 8 and len({r["sweep_id"] for r in rows}) == 1
     sid = rows[0]["sweep_id"]
     for r in rows:
-        assert r["backend"] == "numpy-tuned" and r["status"] in ("ok", "budget") and r["layers"] == f"784,{r['hidden']},10"
+        assert (
+            r["backend"] == "numpy-tuned" and r["status"] in ("ok", "budget") and r["layers"] == f"784,{r['hidden']},10"
+        )
         assert r["samples"] == "100" and r["blas_threads"] == "1" and r["worker"].startswith("in-process")
         assert r["final_accuracy"] == "" and r["epoch_accuracy"] == ""  # timing only: nothing evaluated
         assert float(r["s_per_sample"]) == pytest.approx(float(r["median_train_s"]) / 100, rel=1e-4)
@@ -157,8 +187,18 @@ def test_scaling_runs_its_grid_as_a_sweep_and_plots_from_sweep_csv(idx_dir, tmp_
 
 
 def test_scaling_refuses_a_batch_larger_than_its_samples(idx_dir, tmp_path):
-    done = run_cli("scaling", "--batch", "64", "--samples", "10", "--data-dir", str(idx_dir), "--unverified",
-                   "--results", str(tmp_path))  # fmt: skip
+    done = run_cli(
+        "scaling",
+        "--batch",
+        "64",
+        "--samples",
+        "10",
+        "--data-dir",
+        str(idx_dir),
+        "--unverified",
+        "--results",
+        str(tmp_path),
+    )
     assert done.returncode == 2 and "larger than --samples" in done.stderr
     assert not (tmp_path / "sweep.csv").exists()
 
@@ -170,8 +210,15 @@ def test_scaling_frame_comes_from_sweep_rows_and_ignores_other_sweeps(idx_dir, t
     from bench.sweep import SweepRequest, run_sweep
 
     common = dict(data_dir=str(idx_dir), unverified=True, results=tmp_path, workers=1, quiet=True)
-    scaling = SweepRequest(grid="hidden=8,16;batch=1,10;samples=60", backends="numpy-tuned", epochs=2, budget_s=5.0,
-                           evaluate=False, preset="scaling", **common)  # fmt: skip
+    scaling = SweepRequest(
+        grid="hidden=8,16;batch=1,10;samples=60",
+        backends="numpy-tuned",
+        epochs=2,
+        budget_s=5.0,
+        evaluate=False,
+        preset="scaling",
+        **common,
+    )
     assert run_sweep(scaling) == 0
     assert run_sweep(SweepRequest(grid="hidden=8", backends="numpy-tuned", epochs=1, **common)) == 0
     frame = read_scaling(tmp_path)
@@ -197,9 +244,16 @@ def test_a_spread_of_epoch_times_says_whether_the_epochs_drifted_or_the_machine_
 
     def row(backend, times):
         s = pd.Series(times)
-        return {"backend": backend, "dtype": "float32", "threads": 1, "median_train_s": s.median(),
-                "min_train_s": s.min(), "max_train_s": s.max(), "first_s": s.iloc[:5].median(),
-                "last_s": s.iloc[-5:].median()}  # fmt: skip
+        return {
+            "backend": backend,
+            "dtype": "float32",
+            "threads": 1,
+            "median_train_s": s.median(),
+            "min_train_s": s.min(),
+            "max_train_s": s.max(),
+            "first_s": s.iloc[:5].median(),
+            "last_s": s.iloc[-5:].median(),
+        }
 
     steady, busy = [1.0] * 30, [1.0] * 15 + [1.5] + [1.0] * 14
     drifting = [1.0 + 0.01 * i for i in range(30)]  # 1.0 -> 1.29: the last five 27% slower
@@ -218,8 +272,12 @@ def test_an_epoch_1_slower_than_every_later_epoch_is_reported_as_a_warm_up_miss(
     def row(backend, epoch1, later):
         return {"backend": backend, "dtype": "float32", "threads": 1, "epoch1_s": epoch1, "later_max_s": later}
 
-    rows = [row("cold", 1.5, 1.0), row("warm", 0.9, 1.0), row("within noise", 1.005, 1.0),
-            row("one epoch", 1.5, float("nan"))]  # fmt: skip
+    rows = [
+        row("cold", 1.5, 1.0),
+        row("warm", 0.9, 1.0),
+        row("within noise", 1.005, 1.0),
+        row("one epoch", 1.5, float("nan")),
+    ]
     (warning,) = warmup_warnings(pd.DataFrame(rows))
     assert warning.startswith("warning: cold (float32, 1t) epoch 1 took 1.500 s")
     assert "at most 1.000 s" in warning and "warm-up" in warning

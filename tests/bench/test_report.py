@@ -19,11 +19,31 @@ ROWS = [  # backend, tier, dtype, threads, median s/epoch, lines of code
 def write_run(folder):
     rows = []
     for backend, tier, dtype, threads, seconds, loc in ROWS:
-        rows.append({"run_id": "r1", "backend": backend, "tier": tier, "substrate": backend.split("-")[0],
-                     "dtype": dtype, "threads": threads, "median_train_s": seconds, "min_train_s": seconds,
-                     "max_train_s": seconds, "epochs_run": 3, "final_accuracy": 0.95, "status": "ok", "loc": loc,
-                     "layers": "784,36,10", "activation": "sigmoid", "loss": "quadratic", "batch_size": 10,
-                     "lr": 3.0, "seed": 0, "cpu": "a CPU", "cores": 2})  # fmt: skip
+        rows.append(
+            {
+                "run_id": "r1",
+                "backend": backend,
+                "tier": tier,
+                "substrate": backend.split("-")[0],
+                "dtype": dtype,
+                "threads": threads,
+                "median_train_s": seconds,
+                "min_train_s": seconds,
+                "max_train_s": seconds,
+                "epochs_run": 3,
+                "final_accuracy": 0.95,
+                "status": "ok",
+                "loc": loc,
+                "layers": "784,36,10",
+                "activation": "sigmoid",
+                "loss": "quadratic",
+                "batch_size": 10,
+                "lr": 3.0,
+                "seed": 0,
+                "cpu": "a CPU",
+                "cores": 2,
+            }
+        )
     results.fill_speedups(rows)
     results.append_rows(folder / "summary.csv", results.SUMMARY_COLUMNS, rows)
     return report.read_summary(folder)
@@ -31,8 +51,17 @@ def write_run(folder):
 
 def test_rows_are_grouped_by_substrate_plain_before_tuned(tmp_path):
     names = [row[0] for row in report.table_rows(write_run(tmp_path))][: len(ROWS)]
-    assert names == ["python-plain", "python-tuned", "numpy-plain", "numpy-per-sample", "numpy-tuned",
-                     "numba-plain", "numba-tuned", "numba-tuned", "jax-tuned"]  # fmt: skip
+    assert names == [
+        "python-plain",
+        "python-tuned",
+        "numpy-plain",
+        "numpy-per-sample",
+        "numpy-tuned",
+        "numba-plain",
+        "numba-tuned",
+        "numba-tuned",
+        "jax-tuned",
+    ]
 
 
 def test_vs_plain_compares_a_row_with_its_substrates_plain_row(tmp_path):

@@ -25,8 +25,23 @@ def trained(tmp_path_factory):
     idx = write_idx_dir(folder / "idx")
     model = folder / "m.npz"
     data = ["--data-dir", str(idx), "--unverified"]
-    code = main(["run", "--epochs", "2", "--layers", "784,12,10", "--save", str(model), "--snapshot-every", "1",
-                 "--quiet", "--results", str(folder / "results"), *data])  # fmt: skip
+    code = main(
+        [
+            "run",
+            "--epochs",
+            "2",
+            "--layers",
+            "784,12,10",
+            "--save",
+            str(model),
+            "--snapshot-every",
+            "1",
+            "--quiet",
+            "--results",
+            str(folder / "results"),
+            *data,
+        ]
+    )
     assert code == 0
     return model, data
 
@@ -44,9 +59,19 @@ def shown(capsys, *args) -> str:
 # ---------------------------------------------------------------- layout
 @pytest.mark.parametrize(
     "n, shape",
-    [(36, (6, 6)), (64, (8, 8)), (32, (4, 8)), (10, (2, 5)), (12, (3, 4)), (37, (6, 7)), (22, (5, 5)), (1, (1, 1)),
-     (3, (1, 3)), (7, (3, 3))],
-)  # fmt: skip
+    [
+        (36, (6, 6)),
+        (64, (8, 8)),
+        (32, (4, 8)),
+        (10, (2, 5)),
+        (12, (3, 4)),
+        (37, (6, 7)),
+        (22, (5, 5)),
+        (1, (1, 1)),
+        (3, (1, 3)),
+        (7, (3, 3)),
+    ],
+)
 def test_grid_shape_is_the_squarest_factorisation_or_a_near_square_with_empty_cells(n, shape):
     assert grid_shape(n) == shape
 
@@ -124,9 +149,10 @@ def saved_model(layers) -> SavedModel:
     return SavedModel(Path("x.npz"), initial_weights(spec), {"epochs_trained": 0, "test_accuracy": None}, spec)
 
 
-@pytest.mark.parametrize("layers, weight_columns, output_grid", [((784, 36, 10), 6, (6, 6)),
-                                                                 ((784, 64, 32, 10), 8, (4, 8)),
-                                                                 ((784, 37, 10), 7, (6, 7))])  # fmt: skip
+@pytest.mark.parametrize(
+    "layers, weight_columns, output_grid",
+    [((784, 36, 10), 6, (6, 6)), ((784, 64, 32, 10), 8, (4, 8)), ((784, 37, 10), 7, (6, 7))],
+)
 def test_weight_pictures_follow_the_shape_of_the_network(layers, weight_columns, output_grid):
     saved = saved_model(layers)
     weights = figures.weights_figure(saved)
@@ -186,8 +212,13 @@ def test_every_picture_can_be_written_as_a_valid_png(trained, tmp_path, capsys):
     text = shown(capsys, "--digit", "7", "--png", str(out), *data)
     names = sorted(p.name for p in out.iterdir())
     assert names[0].startswith("digit-test") and names[0].endswith("-label7.png") and f"wrote {out}" in text
-    assert names[1:] == ["m-evolution-neuron00.png", "m-evolution-neuron11.png", "m-hidden-weights.png",
-                         "m-output-weights.png", "m-seed-view-digit5.png"]  # fmt: skip
+    assert names[1:] == [
+        "m-evolution-neuron00.png",
+        "m-evolution-neuron11.png",
+        "m-hidden-weights.png",
+        "m-output-weights.png",
+        "m-seed-view-digit5.png",
+    ]
     for name in names:
         assert (out / name).read_bytes().startswith(PNG_SIGNATURE)
         image = imread(out / name)

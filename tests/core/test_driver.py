@@ -31,7 +31,9 @@ def test_each_epoch_trains_every_row_once_in_the_seeded_order():
     backend = Recorder()
     run = train_backend(backend, Spec(epochs=2, batch_size=7, n_train=200), tiny(), "float64")
     assert [e.samples_timed for e in run.epochs] == [200, 200] and not any(e.extrapolated for e in run.epochs)
-    first, second = (np.concatenate(backend.calls[i : i + len(backend.calls) // 2]) for i in (0, len(backend.calls) // 2))
+    first, second = (
+        np.concatenate(backend.calls[i : i + len(backend.calls) // 2]) for i in (0, len(backend.calls) // 2)
+    )
     assert sorted(first) == list(range(200)) and not np.array_equal(first, second)
     assert all(e.train_s > 0 and e.eval_s > 0 and e.test_total == 50 for e in run.epochs)
 

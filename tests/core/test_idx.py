@@ -76,8 +76,11 @@ def test_random_bytes_are_parsed_or_refused_cleanly(content):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=6),
-       st.integers(0, len(VALID)), st.binary(max_size=8))  # fmt: skip
+@given(
+    st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=6),
+    st.integers(0, len(VALID)),
+    st.binary(max_size=8),
+)
 def test_mutated_idx_files_are_parsed_or_refused_cleanly(edits, cut, tail):
     content = bytearray(VALID)
     for position, value in edits:

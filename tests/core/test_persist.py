@@ -24,8 +24,17 @@ SPEC = Spec(layers=(784, 8, 10), epochs=3, seed=5)
 
 
 def meta_for(spec=SPEC, **changes) -> dict:
-    meta = metadata(spec, backend="numpy", dtype="float32", epochs_trained=2, samples_per_epoch=300,
-                    test_correct=37, test_total=100, data_digest="0123456789abcdef", run_id="test-run")  # fmt: skip
+    meta = metadata(
+        spec,
+        backend="numpy",
+        dtype="float32",
+        epochs_trained=2,
+        samples_per_epoch=300,
+        test_correct=37,
+        test_total=100,
+        data_digest="0123456789abcdef",
+        run_id="test-run",
+    )
     meta.update(changes)
     return meta
 
@@ -51,7 +60,9 @@ def saved(tmp_path):
 
 
 # ---------------------------------------------------------------- round trips
-@pytest.mark.parametrize("backend_name, dtype", [("numpy-tuned", "float64"), ("numpy-plain", "float32"), ("python-plain", "float64")])
+@pytest.mark.parametrize(
+    "backend_name, dtype", [("numpy-tuned", "float64"), ("numpy-plain", "float32"), ("python-plain", "float64")]
+)
 def test_saved_model_loads_into_any_backend_and_predicts_as_the_original(saved, backend_name, dtype):
     path, weights = saved
     model = load_model(path)
@@ -117,13 +128,28 @@ def test_run_saver_writes_snapshots_and_keeps_a_file_that_appears_during_the_run
 def test_run_save_then_evaluate_reports_the_same_accuracy(idx_dir, tmp_path, capsys):
     model = tmp_path / "models" / "m.npz"
     common = ["--data-dir", str(idx_dir), "--unverified"]
-    run = run_cli("run", "--epochs", "2", "--save", str(model), "--snapshot-every", "1", "--quiet",
-                  "--results", str(tmp_path / "results"), *common)  # fmt: skip
+    run = run_cli(
+        "run",
+        "--epochs",
+        "2",
+        "--save",
+        str(model),
+        "--snapshot-every",
+        "1",
+        "--quiet",
+        "--results",
+        str(tmp_path / "results"),
+        *common,
+    )
     assert run.returncode == 0, run.stderr
     correct = re.search(r"epoch  2/2: .*?(\d+) / 100", run.stdout).group(1)
     assert f"saved the model after epoch 2 ({correct}.00% test accuracy, ok) to {model}" in run.stdout
-    assert sorted(p.name for p in model.parent.iterdir()) == ["m.epoch00.npz", "m.epoch01.npz", "m.epoch02.npz",
-                                                              "m.npz"]  # fmt: skip
+    assert sorted(p.name for p in model.parent.iterdir()) == [
+        "m.epoch00.npz",
+        "m.epoch01.npz",
+        "m.epoch02.npz",
+        "m.npz",
+    ]
 
     assert main(["evaluate", str(model), *common]) == 0  # the CLI in this process: a fresh one costs seconds
     out = capsys.readouterr().out

@@ -58,8 +58,12 @@ def test_a_missing_column_is_named(tmp_path):
         results.read_csv(path, ("a", "c"))
 
 
-@settings(max_examples=50, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=50,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(st.data())
 def test_any_damage_to_a_summary_is_read_around_or_refused_in_one_line(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("damaged")

@@ -87,8 +87,9 @@ def test_driver_waits_before_epoch_one(tmp_path, idx_dir, monkeypatch):
     mnist = load_mnist(idx_dir, verify=False)
     spec = Spec(layers=(784, 8, 10), epochs=1, n_train=len(mnist.train_labels))
     seen = []  # (what on_ready saw, epochs finished by then)
-    run = train_backend(backend, spec, mnist, "float32", settle_s=5,
-                        on_ready=lambda r: seen.append((r.settled, len(r.epochs))))  # fmt: skip
+    run = train_backend(
+        backend, spec, mnist, "float32", settle_s=5, on_ready=lambda r: seen.append((r.settled, len(r.epochs)))
+    )
     assert run.settled.quiet and run.settled.waited_s >= 0.1
     assert seen == [(run.settled, 0)]  # told once, before epoch 1
     assert train_backend(backend, spec, mnist, "float32").settled is None  # by default it does not wait
