@@ -129,6 +129,7 @@ def seed_view_figure(saved, mnist, digit: int, threshold: float, examples: int) 
         legends,
         notes,
         name=f"{_stem(saved)}-seed-view-digit{digit}",
+        by_column=True,
     )
 
 
@@ -189,7 +190,6 @@ def evolution_figures(saved, neurons: list[int]) -> list[Figure]:
                 [("weight", limit)],
                 notes_k,
                 name=f"{_stem(saved).split('.epoch')[0]}-evolution-neuron{k:02d}",
-                wrap=True,
             )
         )
     return figures

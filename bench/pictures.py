@@ -27,24 +27,9 @@ import numpy as np
 GRAY_LEVELS = [16, *range(232, 256), 231]  # black, the 24-step gray ramp, white
 # blue (negative) -> white (0) -> red (positive), darker at the extremes; (r, g, b) in the 6x6x6 cube
 _CUBE = [
-    (0, 0, 2),
-    (0, 0, 3),
-    (0, 0, 4),
-    (0, 0, 5),
-    (1, 1, 5),
-    (2, 2, 5),
-    (3, 3, 5),
-    (4, 4, 5),
-    (5, 5, 5),
-    (5, 4, 4),
-    (5, 3, 3),
-    (5, 2, 2),
-    (5, 1, 1),
-    (5, 0, 0),
-    (4, 0, 0),
-    (3, 0, 0),
-    (2, 0, 0),
-]
+    (0, 0, 2), (0, 0, 3), (0, 0, 4), (0, 0, 5), (1, 1, 5), (2, 2, 5), (3, 3, 5), (4, 4, 5), (5, 5, 5),
+    (5, 4, 4), (5, 3, 3), (5, 2, 2), (5, 1, 1), (5, 0, 0), (4, 0, 0), (3, 0, 0), (2, 0, 0),
+]  # fmt: skip
 SIGNED_LEVELS = [16 + 36 * r + 6 * g + b for r, g, b in _CUBE]
 GRAY_RAMP = " .:-=+*#%@"  # ASCII, dark to light
 SIGNED_RAMP = "@Oo- +x*#"  # ASCII, strongest negative .. zero .. strongest positive
@@ -70,7 +55,7 @@ class Figure:
     legends: list[tuple[str, float]] = field(default_factory=list)  # (what, limit) of each signed scale
     notes: list[str] = field(default_factory=list)
     name: str = "figure"  # the PNG file name, without .png
-    wrap: bool = False  # a strip of frames that may wrap onto more rows to fit the terminal
+    by_column: bool = False  # each column is one example read top to bottom: re-flow moves whole columns
 
 
 # ---------------------------------------------------------------- layout
@@ -189,20 +174,21 @@ def _cell(panel: Panel, color: bool, half: bool) -> tuple[list[str], list[str], 
 
 def legend(what: str, limit: float, color: bool) -> str:
     if color:
-        bar = "".join(f"\x1b[48;5;{c}m  " for c in SIGNED_LEVELS) + "\x1b[0m"
-    else:
-        bar = SIGNED_RAMP.replace(" ", "0")
-    return f"{what}: -{limit:.3g} {bar} +{limit:.3g}  (blue/{SIGNED_RAMP[:4]} negative, red/{SIGNED_RAMP[5:]} positive)"
+        bar = "".join(f"\x1b[48;5;{c}m " for c in SIGNED_LEVELS) + "\x1b[0m"
+        return f"{what}: blue -{limit:.3g} {bar} +{limit:.3g} red"
+    bar = SIGNED_RAMP.replace(" ", "0")
+    return f"{what}: -{limit:.3g} {bar} +{limit:.3g} ({SIGNED_RAMP[:4]} negative, {SIGNED_RAMP[5:]} positive)"
 
 
-def render(fig: Figure, *, color: bool, half: bool = False) -> str:
-    """The figure as text for a terminal: a title, the grid of panels, legends and notes."""
+def render(fig: Figure, *, color: bool, half: bool = False, width: int | None = None) -> str:
+    """The figure as text for a terminal: a title, the grid of panels, legends and notes; the text lines
+    wrapped at `width` columns when given."""
     cells = [_cell(p, color, half) for p in fig.panels]
     columns = max(1, fig.columns)
     widths = [0] * columns
     for i, (titles, _, w) in enumerate(cells):
         widths[i % columns] = max(widths[i % columns], w, *(len(t) for t in titles))
-    out = [fig.title]
+    out = _wrapped(fig.title.splitlines(), width)
     for start in range(0, len(cells), columns):
         row = cells[start : start + columns]
         n_titles = max(len(c[0]) for c in row)
@@ -210,36 +196,68 @@ def render(fig: Figure, *, color: bool, half: bool = False) -> str:
         for j in range(n_titles + n_lines):
             parts = []
             for k, (titles, lines, w) in enumerate(row):
-                width = widths[k]
+                cell_width = widths[k]
                 if j < n_titles:
-                    parts.append((titles[j] if j < len(titles) else "").ljust(width))
+                    parts.append((titles[j] if j < len(titles) else "").ljust(cell_width))
                 elif j - n_titles < len(lines):
-                    parts.append(lines[j - n_titles] + " " * (width - w))
+                    parts.append(lines[j - n_titles] + " " * (cell_width - w))
                 else:
-                    parts.append(" " * width)
+                    parts.append(" " * cell_width)
             out.append(" ".join(parts).rstrip())
     out += [legend(what, limit, color) for what, limit in fig.legends]
-    out += fig.notes
+    out += _wrapped(fig.notes, width)
     return "\n".join(out)
 
 
+def _wrapped(lines: list[str], width: int | None) -> list[str]:
+    if width is None:
+        return list(lines)
+    return [part for line in lines for part in (textwrap.wrap(line, width) or [""])]
+
+
 def render_fitting(fig: Figure, *, color: bool, size: str, terminal: os.terminal_size | None = None) -> str:
-    """`size` full, half, or auto: full resolution when it fits the terminal, else half."""
+    """`size` full, half, or auto: full resolution when it fits the terminal, else half, with the panels
+    re-flowed onto more rows where half is still too wide; text lines wrap at the terminal's width."""
+    width = terminal.columns if terminal else None
     if size != "auto":
-        return render(fig, color=color, half=size == "half")
-    full = render(fig, color=color)
+        return render(fig, color=color, half=size == "half", width=width)
+    full = render(fig, color=color, width=width)
     if terminal is None:
         return full
-    text_width = max(len(_strip(line)) for line in full.splitlines())
-    if text_width <= terminal.columns and full.count("\n") + 2 <= terminal.lines:
+    if _text_width(full) <= terminal.columns and full.count("\n") + 2 <= terminal.lines:
         return full
-    half = render(fig, color=color, half=True)
-    text_width = max(len(_strip(line)) for line in half.splitlines())
-    if fig.wrap and text_width > terminal.columns and fig.columns > 1:
-        per_panel = text_width / fig.columns
-        fig = replace(fig, columns=max(1, int(terminal.columns // per_panel)))
-        return render(fig, color=color, half=True)
-    return half
+    half = render(fig, color=color, half=True, width=width)
+    if _text_width(half) <= terminal.columns or fig.columns <= 1:
+        return half
+    panel_width = max(
+        _text_width(render(replace(fig, panels=[p], columns=1, title="", legends=[], notes=[]), color=color, half=True))
+        for p in fig.panels
+    )
+    fitting = max(1, (terminal.columns + 1) // (panel_width + 1))
+    return render(reflowed(fig, fitting), color=color, half=True, width=width)
+
+
+def reflowed(fig: Figure, columns: int) -> Figure:
+    """`fig` with at most `columns` panels a row: panels keep their reading order, or, for a figure
+    `by_column`, whole columns move below the others in blocks."""
+    if columns >= fig.columns:
+        return fig
+    if not fig.by_column:
+        return replace(fig, columns=columns)
+    columns = math.ceil(fig.columns / math.ceil(fig.columns / columns))  # blocks of even width
+    rows = math.ceil(len(fig.panels) / fig.columns)
+    blank = Panel("", None)
+    panels = []
+    for first in range(0, fig.columns, columns):
+        for r in range(rows):
+            for c in range(first, first + columns):
+                i = r * fig.columns + c
+                panels.append(fig.panels[i] if c < fig.columns and i < len(fig.panels) else blank)
+    return replace(fig, panels=panels, columns=columns)
+
+
+def _text_width(text: str) -> int:
+    return max(len(_strip(line)) for line in text.splitlines())
 
 
 def _strip(line: str) -> str:

@@ -2,6 +2,7 @@
 
 import io
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -256,3 +257,41 @@ def test_evolution_without_snapshots_says_how_to_make_them(trained, tmp_path, ca
     lone.write_bytes(model.read_bytes())
     assert main(["show", str(lone), "--evolution"]) == 2
     assert "train with: python -m bench run --save PATH --snapshot-every N" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- fitting the terminal
+def _visible_widths(text: str) -> list[int]:
+    return [len(pictures._strip(line)) for line in text.splitlines()]
+
+
+@pytest.mark.parametrize("color", [True, False], ids=["color", "ascii"])
+def test_every_view_fits_an_80_column_terminal(color):
+    """The seed's 784-36-10 network at 80x24: the 6x6 weight grid, the outputs, a wide seed view and a long
+    evolution strip all re-flow to fit, and long text lines wrap."""
+    rng = np.random.default_rng(0)
+    spec = Spec()
+    meta = {"run_id": "r", "epochs_trained": 30, "test_accuracy": 0.95}
+    saved = SavedModel(path=Path("m.npz"), weights=initial_weights(spec), meta=meta, spec=spec)
+    mnist = type("Mnist", (), {})()
+    mnist.test_images = rng.integers(0, 256, (200, 784), dtype=np.uint8)
+    mnist.test_labels = np.arange(200) % 10
+    views = [
+        figures.weights_figure(saved),
+        figures.outputs_figure(saved),
+        figures.seed_view_figure(saved, mnist, 8, 0.3, 3),
+        Figure("strip", [Panel(f"epoch {e}", rng.normal(size=(28, 28)), "signed") for e in range(9)], 9),
+    ]
+    terminal = os.terminal_size((80, 24))
+    for fig in views:
+        text = pictures.render_fitting(fig, color=color, size="auto", terminal=terminal)
+        assert max(_visible_widths(text)) <= 80, fig.title
+
+
+def test_reflowing_a_by_column_figure_keeps_each_column_together():
+    panels = [Panel(f"r{r}c{c}", np.zeros((28, 28))) for r in range(3) for c in range(6)]
+    fig = pictures.reflowed(Figure("t", panels, 6, by_column=True), 4)
+    assert fig.columns == 3  # two even blocks rather than 4 + 2
+    assert [p.title for p in fig.panels[:6]] == ["r0c0", "r0c1", "r0c2", "r1c0", "r1c1", "r1c2"]
+    assert [p.title for p in fig.panels[9:12]] == ["r0c3", "r0c4", "r0c5"]
+    by_rows = pictures.reflowed(Figure("t", panels, 6), 4)
+    assert by_rows.columns == 4 and by_rows.panels == panels
