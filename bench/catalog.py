@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+
 from bench.options import data_options
 
 
@@ -24,7 +27,14 @@ def cmd_list(args) -> int:
         (e.name, e.tier, ", ".join(e.dtypes), "yes" if not e.problem else f"no: {e.problem}", e.summary)
         for e in entries
     ]
-    print(tabulate(rows, headers=["backend", "tier", "dtypes", "available", "what it is"]))
+    headers = ["backend", "tier", "dtypes", "available", "what it is"]
+    table = tabulate(rows, headers=headers)
+    if sys.stdout.isatty():  # wrap the two text columns to fit the terminal
+        widths = [len(dashes) for dashes in table.splitlines()[1].split("  ")]
+        left = shutil.get_terminal_size().columns - sum(widths[:3]) - 2 * 4
+        available = min(widths[3], max(11, left // 3))
+        table = tabulate(rows, headers=headers, maxcolwidths=[None, None, None, available, max(20, left - available)])
+    print(table)
     return 0
 
 

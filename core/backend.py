@@ -33,7 +33,6 @@ import importlib.util
 import pkgutil
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +98,8 @@ def _entry(origin: str, fallback_name: str, load) -> Entry:
 
 def discover() -> dict[str, Entry]:
     """Every backend in `backends/` and in the entry-point group, by name, in a stable order."""
+    from importlib.metadata import entry_points  # here: slow to import, and --help needs none
+
     import backends
 
     found: dict[str, Entry] = {}

@@ -8,12 +8,13 @@ import socket
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from time import perf_counter, sleep
 
 
 def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version  # here: slow to import, and --help needs none
+
     try:
         return version(package)
     except PackageNotFoundError:
