@@ -16,8 +16,9 @@ of the network; this package is the fast one, and its machinery lives beside the
 - threads.py: with one hidden layer and T > 1 threads (`--threads`, numba's thread count), the T
   threads share every batch, each owning a share of the hidden units, behind one spinning barrier per
   batch; deeper networks run on one thread.
-- compiler.py: the compiler flags, 512-bit vectors where the CPU has them, the on-disk cache, and
-  the LLVM intrinsics.
+- compiler.py: the compiler flags, the CPU the kernels are compiled for (`TARGET`: AVX-512, AVX2 with
+  FMA, or generic; kernels.py blocks `affine` to fit its vector registers), 512-bit vectors where the
+  CPU has them, the on-disk cache, and the LLVM intrinsics.
 
 What each of these bought, as measured: docs/kernels.md. Kernels are cached on disk (cache=True):
 only the first process to use a configuration compiles it, and `warmup` does that before any timing.
@@ -128,6 +129,33 @@ def warmup(model: Model, data: Data) -> None:
         threads.crew_for(model, data, B, T, len(data.X))
     else:
         _buffers(model, B)
+
+
+PROFILE_PARTS = {
+    "load": math.LOAD,
+    "forward 1": math.FORWARD1,
+    "small layers": math.SMALL,
+    "backward 1": math.BACKWARD1,
+    "update W1": math.UPDATE1,
+}
+
+
+def profile_parts(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> dict:
+    """`bench profile`'s hook: {part: a callable that runs that part alone over `rows`}, for the
+    one-hidden-layer kernel on one thread (math.train_parts), or {} where that is not what `train`
+    runs (more layers, or threads sharing the batches). It trains `model`: give it a copy.
+
+    One full step over the first batch first, so that the buffers hold a real batch's values."""
+    if len(model.net.W) != 3 or _threads(model) > 1:
+        return {}
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    net, data_, buf = tuple(model.net), tuple(data), tuple(_buffers(model, batch_size))
+    math.train_parts(math.ALL_PARTS, net, data_, rows[:batch_size], batch_size, float(lr), buf)
+
+    def part(bits):
+        return lambda: math.train_parts(bits, net, data_, rows, batch_size, float(lr), buf)
+
+    return {label: part(bits) for label, bits in PROFILE_PARTS.items()}
 
 
 def _threads(model: Model) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from typing import NamedTuple
 
 try:
     import numba
@@ -61,6 +62,62 @@ def _prefer_512_bit_vectors() -> None:
 
 
 _prefer_512_bit_vectors()
+
+
+# ---------------------------------------------------------------- the CPU the kernels are compiled for
+class Target(NamedTuple):
+    """What the kernels are compiled for, as numba tells LLVM: its CPU name and features (the host's,
+    or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES), and what the blocking follows from them."""
+
+    cpu: str
+    features: str  # LLVM's "+avx2,-avx512f,..." (empty: the CPU name's defaults)
+    kind: str  # "avx512", "avx2" (with FMA) or "generic"
+    lanes: int  # float32 values in one vector register
+    registers: int  # vector registers, which bound the partial sums a blocked loop can keep
+
+
+# AVX-512 is named in the features numba passes, or implied by a CPU name given without features.
+_AVX512_CPUS = ("avx512", "cascadelake", "cooperlake", "icelake", "tigerlake", "sapphirerapids", "rocketlake")
+_AVX512_CPUS += ("graniterapids", "emeraldrapids", "znver4", "znver5", "cannonlake", "knl", "knm")
+_AVX2_CPUS = ("haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "znver1", "znver2")
+_AVX2_CPUS += ("znver3", "bdver4", "x86-64-v3", "arrowlake", "lunarlake", "gracemont")
+
+
+def target_of(cpu: str, features: str, triple: str) -> Target:
+    """The kernels' target from numba's CPU name, feature string and LLVM triple. AVX-512: 16 float32
+    lanes in 32 registers; AVX2 with FMA: 8 lanes in 16; AArch64 (NEON): 4 lanes in 32; anything
+    else: 4 lanes in 16 (SSE2, or a CPU this does not know), a blocking correct on any CPU."""
+    flags = {f[1:]: f[0] == "+" for f in features.split(",") if f[:1] in "+-" and len(f) > 1}
+    name = cpu.lower()
+
+    def has(feature, cpus):
+        return flags[feature] if feature in flags else any(c in name for c in cpus)
+
+    if not triple.startswith(("x86_64", "i386", "i686")):
+        return Target(cpu, features, "generic", 4, 32 if triple.startswith(("aarch64", "arm64")) else 16)
+    if has("avx512f", _AVX512_CPUS):
+        return Target(cpu, features, "avx512", 16, 32)
+    if has("avx2", _AVX2_CPUS + _AVX512_CPUS) and has("fma", _AVX2_CPUS + _AVX512_CPUS):
+        return Target(cpu, features, "avx2", 8, 16)
+    return Target(cpu, features, "generic", 4, 16)
+
+
+def _target() -> Target:
+    """What numba compiles for in this process (numba.core.codegen's own choice of CPU and features):
+    the same values stamp each cached kernel (numba's index key holds them), so kernels cached for one
+    target are never loaded for another, and the blocking chosen from them matches the code."""
+    if numba is None:
+        return Target("none", "", "generic", 4, 16)
+    from numba.core.codegen import get_host_cpu_features
+
+    cpu = numba.config.CPU_NAME or llvm.get_host_cpu_name()
+    features = numba.config.CPU_FEATURES
+    if features is None:
+        features = get_host_cpu_features()  # numba's: the host's, less AVX where NUMBA_ENABLE_AVX=0
+    return target_of(cpu, features, llvm.get_process_triple())
+
+
+TARGET = _target()
 
 
 # ---------------------------------------------------------------- the on-disk cache

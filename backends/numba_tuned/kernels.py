@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiler import FAST, JIT, LINE, PAGE, float32_from_bits, fma, njit, overload, prefetch, types
+from .compiler import FAST, JIT, LINE, PAGE, TARGET, float32_from_bits, fma, njit, overload, prefetch, types
 
 
 def padded(rows: int, n: int, dtype, pages: bool = True) -> np.ndarray:
@@ -91,14 +91,41 @@ def _exp_for(x):
 
 # ---------------------------------------------------------------- blocked products
 @njit(**FAST)
-def affine(A, W, b, Z, B, n, m):
-    """Z = A W^T + b for the first B rows of A [., n], W [m, n], b [m] and Z [., m].
+def affine_rows(A, W, b, Z, B, n, lo, m):
+    """Rows lo..m-1 of Z = A W^T + b (n already widened by the caller), one row of W at a time against
+    5 rows of A, then the leftover rows of A (B % 5) one at a time."""
+    zero = W.dtype.type(0)
+    for j in range(lo, m):
+        w0, b0 = W[j], b[j]
+        for s in range(0, B - 4, 5):
+            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+            c00 = c01 = c02 = c03 = c04 = zero
+            for i in range(n):
+                v0 = w0[i]
+                c00 += v0 * x0[i]
+                c01 += v0 * x1[i]
+                c02 += v0 * x2[i]
+                c03 += v0 * x3[i]
+                c04 += v0 * x4[i]
+            Z[s, j], Z[s + 1, j], Z[s + 2, j] = c00 + b0, c01 + b0, c02 + b0
+            Z[s + 3, j], Z[s + 4, j] = c03 + b0, c04 + b0
+        for s in range(B - B % 5, B):
+            x0 = A[s]
+            c00 = zero
+            for i in range(n):
+                c00 += w0[i] * x0[i]
+            Z[s, j] = c00 + b0
+
+
+@njit(**FAST)
+def affine_4x5(A, W, b, Z, B, n, m):
+    """Z = A W^T + b for the first B rows of A [., n], W [m, n], b [m] and Z [., m], for CPUs with
+    32 vector registers (AVX-512, AArch64).
 
     Blocking: 4 rows of W against 5 rows of A at a time. The inner loop runs along n, contiguous in
     all nine rows, with 20 partial sums that LLVM keeps in vector registers: per step 9 vector loads
     feed 20 vector FMAs, and a row of W comes from L2 once per batch. Leftover rows of W (m % 4) go
-    one at a time against 5 rows of A (against single rows of A, 2 leftover rows cost as much as 4 in
-    blocks); leftover rows of A (B % 5) go one at a time.
+    one at a time against 5 rows of A (`affine_rows`); leftover rows of A (B % 5) go one at a time.
 
     Rows padded to whole cache lines (n < 512 bytes) are summed along their whole width: whole vectors
     with no scalar remainder. W's padding is zero and A's finite (zero, or f(0)).
@@ -155,26 +182,63 @@ def affine(A, W, b, Z, B, n, m):
                 c20 += w2[i] * x
                 c30 += w3[i] * x
             Z[s, j], Z[s, j + 1], Z[s, j + 2], Z[s, j + 3] = c00 + b0, c10 + b1, c20 + b2, c30 + b3
-    for j in range(m - m % 4, m):  # leftover rows of W, one at a time against 5 rows of A
-        w0, b0 = W[j], b[j]
+    affine_rows(A, W, b, Z, B, n, m - m % 4, m)  # leftover rows of W, one at a time
+
+
+@njit(**FAST)
+def affine_2x5(A, W, b, Z, B, n, m):
+    """Z = A W^T + b as `affine_4x5`, for CPUs with 16 vector registers (AVX2, SSE, any other).
+
+    Blocking: 2 rows of W against 5 rows of A: 10 partial sums, 2 rows of W and one of A in 13 of the
+    16 registers, per step 7 vector loads for 10 FMAs; 4 x 5 = 20 partial sums would not fit, and
+    LLVM would keep half of them on the stack, loaded and stored on every step. 10 independent sums
+    still cover an FMA's latency on two FMA units. Leftover rows as in `affine_4x5`.
+    """
+    zero = W.dtype.type(0)
+    if A.shape[1] == W.shape[1] and (A.shape[1] - n) * A.itemsize < LINE:
+        n = A.shape[1]
+    for j in range(0, m - 1, 2):
+        w0, w1 = W[j], W[j + 1]
+        b0, b1 = b[j], b[j + 1]
         for s in range(0, B - 4, 5):
             x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
-            c00 = c01 = c02 = c03 = c04 = zero
+            c00 = c01 = c02 = c03 = c04 = c10 = c11 = c12 = c13 = c14 = zero
             for i in range(n):
-                v0 = w0[i]
-                c00 += v0 * x0[i]
-                c01 += v0 * x1[i]
-                c02 += v0 * x2[i]
-                c03 += v0 * x3[i]
-                c04 += v0 * x4[i]
-            Z[s, j], Z[s + 1, j], Z[s + 2, j] = c00 + b0, c01 + b0, c02 + b0
-            Z[s + 3, j], Z[s + 4, j] = c03 + b0, c04 + b0
-        for s in range(B - B % 5, B):
+                v0, v1 = w0[i], w1[i]
+                x = x0[i]
+                c00 += v0 * x
+                c10 += v1 * x
+                x = x1[i]
+                c01 += v0 * x
+                c11 += v1 * x
+                x = x2[i]
+                c02 += v0 * x
+                c12 += v1 * x
+                x = x3[i]
+                c03 += v0 * x
+                c13 += v1 * x
+                x = x4[i]
+                c04 += v0 * x
+                c14 += v1 * x
+            Z[s, j], Z[s, j + 1] = c00 + b0, c10 + b1
+            Z[s + 1, j], Z[s + 1, j + 1] = c01 + b0, c11 + b1
+            Z[s + 2, j], Z[s + 2, j + 1] = c02 + b0, c12 + b1
+            Z[s + 3, j], Z[s + 3, j + 1] = c03 + b0, c13 + b1
+            Z[s + 4, j], Z[s + 4, j + 1] = c04 + b0, c14 + b1
+        for s in range(B - B % 5, B):  # leftover rows of A, one at a time
             x0 = A[s]
-            c00 = zero
+            c00 = c10 = zero
             for i in range(n):
-                c00 += w0[i] * x0[i]
-            Z[s, j] = c00 + b0
+                x = x0[i]
+                c00 += w0[i] * x
+                c10 += w1[i] * x
+            Z[s, j], Z[s, j + 1] = c00 + b0, c10 + b1
+    affine_rows(A, W, b, Z, B, n, m - m % 2, m)  # the last row of W alone
+
+
+# Z = A W^T + b: the blocking whose partial sums fit the vector registers of the CPU compiled for
+# (compiler.TARGET, which numba's cache key also holds).
+affine = affine_4x5 if TARGET.registers >= 32 else affine_2x5
 
 
 @njit(**JIT)

@@ -77,6 +77,41 @@ def train_one_hidden(net, data, rows, batch_size, lr, buf):
         sgd_step(delta1, a0, W1, b1, eta, B, n0, n1)  # W1 -= eta delta1^T a0,  b1 -= eta (sum of delta1's rows)
 
 
+# The parts of train_one_hidden's step that `bench profile` times one at a time (bits of `parts`).
+LOAD, FORWARD1, SMALL, BACKWARD1, UPDATE1 = 1, 2, 4, 8, 16
+ALL_PARTS = LOAD | FORWARD1 | SMALL | BACKWARD1 | UPDATE1
+
+
+@njit(**JIT)
+def train_parts(parts, net, data, rows, batch_size, lr, buf):
+    """train_one_hidden's batches running only the parts whose bits are set in `parts`, for
+    `bench profile` (the `profile_parts` hook in __init__.py): the same calls in the same order, so a
+    part runs alone as it does in the step, on whatever the buffers hold from the last full step."""
+    sizes, (_, W1, W2), (_, b1, b2), activation, loss = net
+    X, labels, c255 = data
+    (_, z1, z2), (a0, a1, a2), (_, delta1, delta2) = buf
+    n0, n1, n2 = sizes[0], sizes[1], sizes[2]
+    for start in range(0, len(rows), batch_size):
+        B = min(batch_size, len(rows) - start)
+        eta = a0.dtype.type(lr / B)
+        if parts & LOAD:  # the batch load
+            load_batch(X, c255, rows, start, B, batch_size, a0, n0)
+        if parts & FORWARD1:  # forward layer 1
+            affine(a0, W1, b1, z1, B, n0, n1)
+            f(activation, z1, a1, B, n1)
+        if parts & SMALL:  # the small layer, 36 -> 10: its forward pass, delta2 and its update
+            affine(a1, W2, b2, z2, B, n1, n2)
+            output(activation, loss, z2, a2, B, n2)
+            output_delta(activation, loss, z2, a2, labels, rows, start, delta2, B, n2)
+        if parts & BACKWARD1:  # backward into layer 1, with W2 before its update
+            backprop(delta2, W2, delta1, B, n1, n2)
+            times_f_prime(activation, z1, a1, delta1, B, n1)
+        if parts & SMALL:
+            sgd_step(delta2, a1, W2, b2, eta, B, n1, n2)
+        if parts & UPDATE1:  # W1's update
+            sgd_step(delta1, a0, W1, b1, eta, B, n0, n1)
+
+
 @njit(**JIT)
 def train_layers(net, data, rows, batch_size, lr, buf):
     """SGD over `rows` in consecutive batches of `batch_size`, for any layer list (tuples by layer)."""

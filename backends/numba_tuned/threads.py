@@ -24,21 +24,28 @@ from .math import f, output, output_delta, times_f_prime
 # threads' counters share a cache line or the line the CPU prefetches beside it.
 SLOT = 2 * LINE // 8
 FAILED, GO, STOP = 0, 1, 2  # a thread failed; calls posted by thread 0; the crew is to stop
-SPLIT_STEP = 4  # threads share the hidden units in fours: `affine` takes W's rows four at a time
+SPLIT_STEP = 4  # threads share the hidden units in fours: `affine` takes W's rows four (or two) at a time
 MIN_UNITS_PER_THREAD = 8  # hidden units a thread takes at least
 
 
-def split(n1: int, T: int) -> list[tuple[int, int]]:
+def split(n1: int, T: int, rates=None) -> list[tuple[int, int]]:
     """Thread t's hidden units lo:hi when T threads share n1 of them: cut at the multiples of
-    SPLIT_STEP nearest to n1 t / T, half-way rounding up (36 units, two threads: 20 and 16), and at
-    least MIN_UNITS_PER_THREAD each.
+    SPLIT_STEP nearest to each thread's share (half-way rounding up), at least MIN_UNITS_PER_THREAD
+    each. The shares are equal (36 units, two threads: 20 and 16) or, given `rates` (what each
+    thread achieves, in any unit: units a second, say), proportional to them.
 
-    Not 18 and 18: 18 rows of W1 are 4 blocks of 4 and 2 rows that `affine` takes more slowly a row,
-    and thread 0, the calling thread, has run the same work faster than the helper (docs/kernels.md).
+    Not 18 and 18: 18 rows of W1 are 4 blocks of 4 and 2 rows that `affine_4x5` takes more slowly a
+    row, and thread 0, the calling thread, has run the same work faster than the helper
+    (docs/kernels.md). The rates are for a split measured on the CPU it runs on; nothing measures
+    them yet.
     """
+    if rates is None or len(rates) != T or not all(r > 0 and r < float("inf") for r in rates):
+        rates = [1.0] * T  # equal shares: unmeasured, or a measurement that says nothing
+    total, before = float(sum(rates)), 0.0
     bounds = [0]
     for t in range(1, T):
-        cut = int(n1 * t / T / SPLIT_STEP + 0.5) * SPLIT_STEP
+        before += rates[t - 1]
+        cut = int(n1 * before / total / SPLIT_STEP + 0.5) * SPLIT_STEP
         bounds.append(min(max(cut, bounds[-1] + MIN_UNITS_PER_THREAD), n1 - (T - t) * MIN_UNITS_PER_THREAD))
     bounds.append(n1)
     return list(zip(bounds[:-1], bounds[1:]))
