@@ -121,3 +121,17 @@ def predict(model: Model, data: Data) -> np.ndarray:
     for start in range(0, len(data.X), PREDICT_CHUNK):
         out[start : start + PREDICT_CHUNK] = forward(model, data.X[start : start + PREDICT_CHUNK])[-1].argmax(axis=1)
     return out
+
+
+def cost(model: Model, data: Data) -> float:
+    """The mean cost over every sample for the model's loss, as a float:
+    quadratic C = 1/(2n) sum ||a_L - y||^2;  cross-entropy (softmax output) C = -1/n sum y . ln a_L."""
+    total = 0.0
+    for start in range(0, len(data.X), PREDICT_CHUNK):
+        a_L = forward(model, data.X[start : start + PREDICT_CHUNK])[-1]  # [chunk, 10]
+        Y = data.Y[start : start + PREDICT_CHUNK]
+        if model.loss == "quadratic":
+            total += 0.5 * float(np.sum((a_L - Y) ** 2, dtype=np.float64))
+        else:  # a softmax output can round to 0: ln of the smallest normal number instead of -inf
+            total -= float(np.sum(Y * np.log(np.maximum(a_L, np.finfo(a_L.dtype).tiny)), dtype=np.float64))
+    return total / len(data.X) if len(data.X) else float("nan")

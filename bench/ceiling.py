@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from bench.options import DEFAULT_RESULTS, number, settle_option, thread_list
+from bench.options import DEFAULT_RESULTS, folder, number, settle_option, thread_list
 from core.ceiling import CEILING_COLUMNS, DEFAULT_N, DEFAULT_REPEATS
 
 DTYPES = ("float32", "float64")
@@ -39,7 +39,7 @@ def add_command(sub) -> None:
         default=DEFAULT_REPEATS,
         help="timed products; the best counts (default %(default)s)",
     )
-    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
+    p.add_argument("--results", type=folder, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
     settle_option(p)
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `bench all` to file the rows under its run
     p.set_defaults(func=cmd_ceiling)

@@ -5,6 +5,7 @@ command into one line and an exit code: 2 for a user's error, 1 for the machine'
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import warnings
@@ -23,6 +24,7 @@ COMMANDS = (
     "show",
     "plots",
     "ceiling",
+    "profile",
     "scaling",
     "sweep",
 )  # modules of bench/, in the order of `--help`
@@ -100,8 +102,6 @@ _USER_ERRNOS = {"EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR", "EISDIR", "ENAM
 
 
 def _os_error_line(exc: OSError) -> tuple[str, int]:
-    import errno
-
     name = errno.errorcode.get(exc.errno or 0, "")
     where = f" ({exc.filename})" if exc.filename else ""
     what = exc.strerror or str(exc)
@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         code = args.func(args)
         out.flush()
         if out.failed is not None and not isinstance(out.failed, BrokenPipeError):
-            line, _ = _os_error_line(out.failed)
-            print(f"error: standard output: {line}", file=sys.stderr)
+            full = getattr(out.failed, "errno", None) == errno.ENOSPC  # the results files are written apart
+            line = "the device is full; free space on it or redirect the output" if full else None
+            print(f"error: standard output: {line or _os_error_line(out.failed)[0]}", file=sys.stderr)
             return 1
         return code
     except UserError as exc:

@@ -19,6 +19,11 @@ QUICK = {"epochs": 1, "budget": 5.0}
 CEILING_QUICK = ["--n", "1024", "--repeats", "3"]  # a smaller product, still at the BLAS's peak here
 
 
+class _Unset(int):
+    """An option's default number, told apart from the same number typed by the user (argparse keeps a
+    non-string default as it is), so that --quick can refuse an --epochs it would otherwise override."""
+
+
 def add_command(sub) -> None:
     p = sub.add_parser("all", help="run every available backend, each in a fresh process, and compare them")
     p.add_argument("--backends", help="comma-separated backend names (default: every available one)")
@@ -34,7 +39,7 @@ def add_command(sub) -> None:
     length.add_argument("--full", action="store_true", help="no budget: train every backend on full epochs")
     length.add_argument("--quick", action="store_true", help="a smoke run in seconds: 1 epoch, 5 s budget per backend")
     settle_option(p, spin_up=True)
-    p.set_defaults(func=cmd_all)
+    p.set_defaults(func=cmd_all, epochs=_Unset(p.get_default("epochs")))
 
 
 def _child_command(args, backend: str, threads: int, run_id: str, summary_json: Path, budget) -> list[str]:
@@ -161,7 +166,7 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
         names = [n for n in names if registry[n].tier == args.tier]
         if not names:
             raise UserError(f"no backend of tier {args.tier} is selected (see: python -m bench list)")
-    from bench.report import SUBSTRATE_ORDER
+    from bench.report_rows import SUBSTRATE_ORDER
 
     rank = {s: i for i, s in enumerate(SUBSTRATE_ORDER)}  # the table's order: no library first
     names.sort(key=lambda n: (rank.get(registry[n].substrate, len(rank)), registry[n].substrate, registry[n].tier, n))
@@ -174,6 +179,22 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
     return names, jobs
 
 
+def _refuse_conflicts(args) -> None:
+    """--quick sets the epochs and the budget, --full removes the budget: either, with an option it would
+    override, is refused rather than one of them silently ignored."""
+    from core.errors import UserError
+
+    given = [f"--epochs {args.epochs}"] if not isinstance(args.epochs, _Unset) else []
+    given += [f"--budget {args.budget:g}"] if args.budget is not None else []
+    if args.quick and given:
+        raise UserError(
+            f"--quick sets 1 epoch and a {QUICK['budget']:g} s budget, so it conflicts with {' and '.join(given)}; "
+            "drop one of them"
+        )
+    if args.full and args.budget is not None:
+        raise UserError(f"--full trains without a time budget, so it conflicts with --budget {args.budget:g}; drop one")
+
+
 def cmd_all(args) -> int:
     from bench import report
     from bench.cli import INTERRUPTED_BY
@@ -182,6 +203,7 @@ def cmd_all(args) -> int:
     from core.environment import check_threads
     from core.mnist import load_mnist
 
+    _refuse_conflicts(args)
     if args.quick:
         args.epochs, args.budget = QUICK["epochs"], QUICK["budget"]
     spec_from_args(args)  # a bad option is reported before anything runs
@@ -189,6 +211,8 @@ def cmd_all(args) -> int:
         check_threads(threads)
     registry = discover()
     _, jobs = plan(args, registry)
+    results.check_writable(args.results)  # before the data, the ceiling or any child
+    results.set_aside_other_columns(args.results / "summary.csv", results.SUMMARY_COLUMNS)
     budget = None if args.full else args.budget or TRAINING_S / len(jobs)
     print(
         f"{len(jobs)} rows: {', '.join(f'{n} ({t}t)' for n, t in jobs)}; "
@@ -237,6 +261,8 @@ def cmd_all(args) -> int:
             "min_train_s",
             "max_train_s",
             "final_accuracy",
+            "initial_loss",
+            "final_loss",
             "time_to_95_s",
             "compile_s",
             "setup_s",

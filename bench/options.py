@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from core.environment import SPIN_UP_S
@@ -40,6 +41,13 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
+def folder(text: str) -> Path:
+    """An argparse type: a folder path; an empty one (which would mean the current folder) is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a folder, e.g. results")
+    return Path(text)
 
 
 def number(kind, low=None):
@@ -105,7 +113,7 @@ def spec_options(p: argparse.ArgumentParser, several_threads: bool = False, resu
         )
     data_options(d)
     if results:
-        d.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
+        d.add_argument("--results", type=folder, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
 
 
 SETTLE_ENV = "MNIST_BENCH_SETTLE"
@@ -145,14 +153,6 @@ def data_options(p) -> None:
 
 
 def spec_from_args(args, n_train: int = 60_000) -> Spec:
-    return Spec(
-        layers=parse_layers(args.layers),
-        activation=args.activation,
-        loss=args.loss,
-        init=args.init,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        epochs=args.epochs,
-        seed=args.seed,
-        n_train=n_train,
-    )
+    """The Spec the options ask for: each of its fields from the option of that name, --layers parsed."""
+    named = {f.name: getattr(args, f.name) for f in fields(Spec) if f.name not in ("layers", "n_train")}
+    return Spec(**named, layers=parse_layers(args.layers), n_train=n_train)

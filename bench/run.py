@@ -38,7 +38,8 @@ def _epoch_line(run, e) -> str:
     flag = "  DIVERGED" if e.status == "diverged" else ""
     return (
         f"epoch {e.epoch:>2}/{run.spec.epochs}: {e.train_s:8.3f} s{how}  "
-        f"{e.test_correct:>5} / {e.test_total}  {100 * e.test_accuracy:6.2f}%  (eval {e.eval_s:.3f} s){flag}"
+        f"{e.test_correct:>5} / {e.test_total}  {100 * e.test_accuracy:6.2f}%  loss {e.test_loss:.4f}  "
+        f"(eval {e.eval_s:.3f} s){flag}"
     )
 
 
@@ -60,15 +61,20 @@ def cmd_run(args) -> int:
         spec = spec_from_args(args, n_train=len(mnist.train_labels))
         check_supports(backend, spec)
         n_images = len(mnist.train_labels) + len(mnist.test_labels)
+        loss_bytes = len(mnist.test_labels) * (spec.layers[0] + spec.layers[-1]) * 8  # the reference's test set
         environment.check_memory(
-            memory_bytes(spec, n_images, np.dtype(dtype).itemsize, substrate_of(backend) == "python"),
+            memory_bytes(spec, n_images, np.dtype(dtype).itemsize, substrate_of(backend) == "python") + loss_bytes,
             f"training {backend.name} on layers {spec.layers_str}",
         )
         model_bytes = 8 * sum(n_in * n_out + n_out for n_in, n_out in zip(spec.layers[:-1], spec.layers[1:]))
         saves = (2 + spec.epochs // args.snapshot_every if args.snapshot_every else 1) if args.save else 0
         results.check_writable(args.results, saves * model_bytes)
         if args.save:
-            results.check_writable(args.save.parent, saves * model_bytes)
+            results.check_writable(args.save.parent, saves * model_bytes, "the model", "choose another --save PATH")
+        # files of another version's columns are set aside now, so that the warning precedes epoch 1
+        results.set_aside_other_columns(args.results / "epochs.csv", results.EPOCH_COLUMNS)
+        if not args.summary_json:
+            results.set_aside_other_columns(args.results / "summary.csv", results.SUMMARY_COLUMNS)
     except UserError as exc:
         _write_summary_json(args, {"status": "failed", "note": str(exc)})
         raise
@@ -119,7 +125,8 @@ def cmd_run(args) -> int:
             raise
     print(
         f"setup {run.setup_s:.3f} s, warm-up/compile {run.compile_s:.3f} s, median epoch "
-        f"{run.median_train_s:.3f} s; {run.status}{': ' + run.note if run.note else ''}"
+        f"{run.median_train_s:.3f} s; test loss {run.initial_loss:.4f} before epoch 1, {run.final_loss:.4f} after; "
+        f"{run.status}{': ' + run.note if run.note else ''}"
     )
     if saver:
         _save_final(saver, run)

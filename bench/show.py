@@ -23,7 +23,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from bench.options import data_options, number
+from bench.options import data_options, folder, number
 from core.errors import UserError
 
 
@@ -49,7 +49,7 @@ def add_command(sub) -> None:
     what.add_argument("--examples", type=number(int, 1), default=2, metavar="N",
                       help="--seed-view: this many right and this many wrong predictions (default 2)")
     how = p.add_argument_group("how")
-    how.add_argument("--png", type=Path, metavar="DIR", help="write PNG files into DIR instead of drawing")
+    how.add_argument("--png", type=folder, metavar="DIR", help="write PNG files into DIR instead of drawing")
     style = how.add_mutually_exclusive_group()
     style.add_argument("--ascii", action="store_true", help="plain characters, no colour (also when NO_COLOR is set)")
     style.add_argument("--color", action="store_true", help="ANSI colour even when stdout is not a terminal")

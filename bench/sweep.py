@@ -28,7 +28,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from bench.options import DEFAULT_RESULTS, data_options, number
+from bench.options import DEFAULT_RESULTS, data_options, folder, number
 from bench.sweep_plan import PRESETS, WAIT_FOR_WORKERS_S, Preset, SweepRequest, plan
 from bench.sweep_report import print_report, read_sweep, render_report, summarize
 from bench.sweep_run import human_seconds, job_line, run_sweep
@@ -120,7 +120,7 @@ def add_command(sub) -> None:
         help="run nothing: print and plot a sweep (default: the latest)",
     )
     data_options(state)
-    state.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
+    state.add_argument("--results", type=folder, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
     state.add_argument("--quiet", action="store_true", help="no progress bar and no line per job")
     p.set_defaults(func=cmd_sweep)
 

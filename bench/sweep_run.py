@@ -96,11 +96,11 @@ def job_line(job: Job, row: dict) -> str:
 
 
 class Interrupts:
-    """SIGINT and SIGTERM while a sweep runs: the first raises KeyboardInterrupt here (a job running in
+    """SIGINT, SIGTERM and SIGHUP while a sweep runs: the first raises KeyboardInterrupt here (a job running in
     this process then ends with status interrupted); later ones are ignored, so that pressing Ctrl-C
     again cannot break the shutdown into tracebacks. `signal` is the first one's number, or None."""
 
-    SIGNALS = ("SIGINT", "SIGTERM")
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
     def __init__(self):
         self.signal: int | None = None

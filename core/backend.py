@@ -16,9 +16,10 @@ A backend is any object (usually a module in `backends/`) with these attributes:
 
 and optionally `substrate: str` (the library it measures, for grouping rows; default: the name up to
 its first "-"), `warmup(model, data)` (JIT compilation, first BLAS call),
-`supports(spec) -> str | None` (None, or why it declines this configuration) and
+`supports(spec) -> str | None` (None, or why it declines this configuration),
 `threaded: bool` (default True; False when more threads cannot change its speed, so `bench all`
-times it at one thread count only).
+times it at one thread count only) and `profile_parts(model, data, rows, batch_size, lr) -> dict`
+(named callables each running one part of the step alone over `rows`, for `bench profile`).
 
 Backends are found by scanning the `backends` package and the entry-point group
 `mnist_bench.backends` (for backends in other distributions); nothing is registered by hand.

@@ -7,6 +7,10 @@ memory to the hypervisor (core.environment.settle), whose passes would stall the
 then trains a copy of the model for a second, untimed (see `spin_up`). With a time budget, a backend
 too slow for full epochs is timed on the first batches of each epoch and its epoch time extrapolated;
 such rows say so and from how many samples, and their accuracy is what that partial training reached.
+
+After each epoch, and once before epoch 1, the test set's mean cost is computed by the float64 reference
+(backends/numpy_plain.py) from the weights the backend reports, so that every backend's loss is the
+same function and no backend has to implement it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 
 from core import environment
 from core.backend import lines_of_code, substrate_of
+from core.results import signals_deferred
 from core.spec import Spec, epoch_order, initial_weights
 
 if TYPE_CHECKING:
@@ -44,6 +49,7 @@ class EpochRecord:
     test_correct: int
     test_total: int
     status: str = "ok"  # "ok" or "diverged"
+    test_loss: float = math.nan  # the mean cost over the test set after this epoch (the reference's `cost`)
 
     @property
     def test_accuracy(self) -> float:
@@ -66,6 +72,11 @@ class RunRecord:
     model: Any = field(default=None, repr=False, compare=False)  # the backend's model, for backend.weights()
     settled: Any = None  # core.environment.Settled: the wait for a quiet machine before epoch 1, if any
     spun_up_s: float = 0.0  # untimed training on a copy just before epoch 1 (see spin_up)
+    initial_loss: float = math.nan  # the test set's mean cost with the initial weights
+
+    @property
+    def final_loss(self) -> float:
+        return self.epochs[-1].test_loss if self.epochs else math.nan
 
     def train_times(self) -> list[float]:
         return [e.train_s for e in self.epochs if e.status == "ok"]
@@ -152,6 +163,38 @@ def _all_finite(weights) -> bool:
     return all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in weights)
 
 
+class ReferenceLoss:
+    """The test set's mean cost for a backend's weights, computed by the reference backend (the driver does
+    no math), in the run's dtype where the reference has it; the test set is loaded into its form once."""
+
+    def __init__(self, spec: Spec, mnist: Mnist, dtype: str):
+        from backends import numpy_plain as reference
+
+        self.reference, self.spec = reference, spec
+        self.dtype = dtype if dtype in reference.dtypes else "float64"
+        self.data = reference.load_data(mnist.test_images, mnist.test_labels, self.dtype)
+
+    def __call__(self, weights) -> float:
+        return self.reference.cost(self.reference.load(weights, self.spec, self.dtype), self.data)
+
+
+def _stalled_note(run: RunRecord, verified: bool) -> str:
+    """Why a run that ended well did not learn, or "": its accuracy stayed near chance, or its test loss did
+    not fall below the initial weights'. Only on MNIST, where chance and a falling loss are known."""
+    if not verified or run.status not in ("ok", "budget") or not run.epochs:
+        return ""
+    why = []
+    best = max(e.test_accuracy for e in run.epochs)
+    if best < CHANCE_ACCURACY:
+        why.append(f"test accuracy stayed near chance (best {100 * best:.1f}%)")
+    if not run.final_loss < run.initial_loss:  # a NaN loss counts as not falling
+        why.append(
+            f"test loss did not fall ({run.initial_loss:.4g} before epoch 1, "
+            f"{run.final_loss:.4g} after epoch {run.epochs[-1].epoch})"
+        )
+    return "; ".join(why) + ": the network did not learn; try a smaller --lr" if why else ""
+
+
 def train_backend(
     backend,
     spec: Spec,
@@ -189,6 +232,8 @@ def train_backend(
     model = run.model = ready.model
     train_data, test_data = ready.train_data, ready.test_data
     run.setup_s, run.compile_s = ready.setup_s, ready.compile_s
+    test_loss = ReferenceLoss(spec, mnist, dtype)
+    run.initial_loss = test_loss(backend.weights(model))
     run.settled = environment.settle(settle_s)
     if settle_s > 0:
         run.spun_up_s = spin_up(
@@ -243,12 +288,16 @@ def train_backend(
                 test_correct=correct,
                 test_total=len(mnist.test_labels),
             )
-            if not _all_finite(backend.weights(model)):
+            weights = backend.weights(model)
+            if _all_finite(weights):
+                record.test_loss = test_loss(weights)
+            else:
                 record.status = "diverged"
                 run.status, run.note = "diverged", f"diverged at epoch {epoch}: weights became NaN or infinite"
-            run.epochs.append(record)
-            if on_epoch:
-                on_epoch(run, record)
+            with signals_deferred():  # so an epoch the run counts is always one that on_epoch recorded
+                run.epochs.append(record)
+                if on_epoch:
+                    on_epoch(run, record)
             if run.status == "diverged":
                 break
             elapsed = perf_counter() - started
@@ -258,12 +307,10 @@ def train_backend(
                 break
     except KeyboardInterrupt:
         run.status, run.note = "interrupted", f"interrupted after {len(run.epochs)} of {spec.epochs} epochs"
-    best = max((e.test_accuracy for e in run.epochs), default=1.0)
-    if mnist.verified and run.status in ("ok", "budget") and best < CHANCE_ACCURACY:
+    stalled = _stalled_note(run, mnist.verified)
+    if stalled:
         run.status = "stalled"
-        run.note = (
-            f"test accuracy stayed near chance (best {100 * best:.1f}%): the network did not learn; try a smaller --lr"
-        )
+        run.note = stalled + (f" ({run.note})" if run.note else "")
     if samples < n and not run.note:
         run.note = f"epoch time extrapolated from {samples} of {n} samples"
     elif samples < n:

@@ -13,7 +13,11 @@ import math
 import os
 import secrets
 import shutil
+import signal
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
@@ -27,78 +31,27 @@ from core.files import write_atomic
 if TYPE_CHECKING:
     from core.driver import EpochRecord, RunRecord
 
+RUN_COLUMNS = "backend dtype threads layers activation loss".split()  # what ran, in both files
 EPOCH_COLUMNS = [
     "run_id",
-    "backend",
-    "dtype",
-    "threads",
-    "layers",
-    "activation",
-    "loss",
-    "batch_size",
-    "lr",
-    "seed",
-    "epoch",
-    "train_s",
-    "eval_s",
-    "samples_timed",
-    "extrapolated",
-    "test_correct",
-    "test_total",
-    "test_accuracy",
-    "init",
-    "status",
-    "tier",
+    *RUN_COLUMNS,
+    *"batch_size lr seed epoch train_s eval_s samples_timed extrapolated".split(),
+    *"test_correct test_total test_accuracy test_loss init status tier".split(),
 ]
-ENVIRONMENT_COLUMNS = [
-    "host",
-    "cpu",
-    "cores",
-    "os",
-    "python",
-    "numpy",
-    "numba",
-    "blas",
-    "blas_threads",
-    "numba_threads",
-    "llvmlite",
-    "torch",
-    "jax",
-    "commit",
-]
+ENVIRONMENT_COLUMNS = (
+    "host cpu cores os python numpy numba blas blas_threads numba_threads llvmlite torch jax commit".split()
+)
 SUMMARY_COLUMNS = [
     "run_id",
     "started_utc",
-    "backend",
-    "dtype",
-    "threads",
-    "layers",
-    "activation",
-    "loss",
-    "init",
-    "batch_size",
-    "lr",
-    "seed",
-    "epochs_run",
-    "median_train_s",
-    "min_train_s",
-    "max_train_s",
-    "setup_s",
-    "compile_s",
-    "final_accuracy",
-    "time_to_95_s",
-    "extrapolated",
-    "samples_timed",
-    "speedup",
-    "gflops",
-    "status",
-    "note",
-    "substrate",
-    "tier",
-    "loc",
-    "data",
+    *RUN_COLUMNS,
+    *"init batch_size lr seed epochs_run median_train_s min_train_s max_train_s setup_s compile_s".split(),
+    *"final_accuracy initial_loss final_loss time_to_95_s extrapolated samples_timed speedup gflops".split(),
+    *"status note substrate tier loc data".split(),
     *ENVIRONMENT_COLUMNS,
 ]
+
+
 TARGET_ACCURACY = 0.95
 
 
@@ -118,22 +71,60 @@ def _fmt(value) -> str:
 MIN_FREE_BYTES = 1 << 20  # a run's rows take kilobytes; less free space than this will not hold them
 
 
-def check_writable(folder: Path, extra_bytes: int = 0) -> None:
+def check_writable(folder: Path, extra_bytes: int = 0, what: str = "results", fix: str = "pass --results DIR") -> None:
     """Refuse, before a run trains, a results folder it could not write to (or a disk without room for its
-    rows and `extra_bytes` more, such as saved models), in one line naming the path."""
+    rows and `extra_bytes` more, such as saved models), in one line naming the path; `what` and `fix` name
+    another kind of file (a saved model) and the option that moves it."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot write results to {folder}: {exc.strerror or exc}; pass --results DIR") from None
+        why = "it is a file, not a folder" if folder.is_file() else exc.strerror or exc
+        raise UserError(f"cannot write {what} to {folder}: {why}; {fix}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write results to {folder}: permission denied; fix it or pass --results DIR")
+        raise UserError(f"cannot write {what} to {folder}: permission denied; fix it or {fix}")
     free = shutil.disk_usage(folder).free
     if free < MIN_FREE_BYTES + extra_bytes:
         raise UserError(
             f"{folder} has {free / 2**20:.1f} MiB free, too little for this run's results "
-            f"({(MIN_FREE_BYTES + extra_bytes) / 2**20:.1f} MiB); free space or pass --results DIR"
+            f"({(MIN_FREE_BYTES + extra_bytes) / 2**20:.1f} MiB); free space or {fix}"
         )
+
+
+DEFERRED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, then deliver them: a record is written and
+    counted whole, or not begun. A second signal during the block is delivered at once, so that a write
+    that hangs can still be stopped. Outside the main thread (where handlers cannot be set) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kinds = [getattr(signal, n) for n in DEFERRED_SIGNALS if hasattr(signal, n)]
+    previous = {k: h for k in kinds if (h := signal.getsignal(k)) not in (signal.SIG_IGN, None)}
+    held: list[int] = []
+
+    def restore() -> None:
+        for k, handler in previous.items():
+            signal.signal(k, handler)
+
+    def hold(signum, frame):
+        if held:  # asked twice: the signal's own handler, now
+            held.clear()
+            restore()
+            signal.raise_signal(signum)
+        held.append(signum)
+
+    for k in previous:
+        signal.signal(k, hold)
+    try:
+        yield
+    finally:
+        restore()
+        if held:
+            signal.raise_signal(held[0])
 
 
 def _set_aside_cut_line(path: Path, old: bytes) -> bytes:
@@ -148,6 +139,51 @@ def _set_aside_cut_line(path: Path, old: bytes) -> bytes:
     return kept + b"\n" if kept else b""
 
 
+def _set_aside_other_columns(path: Path, target: Path, old: bytes, columns: list[str]) -> bytes:
+    """`old`, or nothing where its header is not `columns` (another version's file): then the file is moved
+    aside whole, its rows kept there, with a warning that says where and how the columns differ."""
+    if not old:
+        return old
+    header = next(csv.reader([old.split(b"\n", 1)[0].decode(errors="replace")]), [])
+    if [h.strip() for h in header] == columns:
+        return old
+    aside = target.with_name(f"{target.stem}.{new_run_id()}.other-columns{target.suffix}")
+    os.replace(target, aside)
+    missing, extra = [c for c in columns if c not in header], [c for c in header if c not in columns]
+    differs = "; ".join(
+        part
+        for part in (
+            f"it lacks {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}" if missing else "",
+            f"it has {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''} besides" if extra else "",
+        )
+        if part
+    )
+    warnings.warn(
+        f"{path} has the columns of another version ({differs or 'in another order'}): moved it whole to {aside}, "
+        f"where its rows stay; new rows start a new {path.name}",
+        stacklevel=3,
+    )
+    return b""
+
+
+def set_aside_other_columns(path: Path, columns: list[str]) -> None:
+    """Before a run trains: a results file at `path` with columns other than `columns` is moved aside whole
+    (see append_rows), so that the warning comes first and the run's rows all land in one new file."""
+    path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    if not target.is_file():
+        return
+    try:
+        with FileLock(target.with_name(f".{target.name}.lock"), timeout=60):
+            with open(target, "rb") as f:
+                first = f.readline()
+            _set_aside_other_columns(path, target, first, columns)
+    except OSError as exc:
+        raise UserError(
+            f"cannot use results file {path}: {exc.strerror or exc}; fix it or pass --results DIR"
+        ) from None
+
+
 def append_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
     """Append `rows` to the CSV at `path` atomically, writing the header if the file is new.
 
@@ -157,32 +193,29 @@ def append_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
     path = Path(path)
     target = path.resolve() if path.is_symlink() else path
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(target.with_name(f".{target.name}.lock"), timeout=60):  # hidden, beside the file
-            for stale in target.parent.glob(f".{target.name}.*.tmp"):  # writers hold the lock: none is ours
-                stale.unlink(missing_ok=True)
-            old = target.read_bytes() if target.exists() else b""
-            header = ",".join(columns)
-            if old and old.split(b"\n", 1)[0].decode(errors="replace").strip() != header:
-                aside = target.with_name(f"{target.stem}.{new_run_id()}.other-columns{target.suffix}")
-                os.replace(target, aside)
-                warnings.warn(
-                    f"{path} had the columns of another version: moved it to {aside}; new rows start a new {path.name}",
-                    stacklevel=2,
-                )
-                old = b""
-            old = _set_aside_cut_line(target, old)
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-            if not old:
-                writer.writeheader()
-            writer.writerows({c: _fmt(row.get(c, "")) for c in columns} for row in rows)
-            write_atomic(target, old + buffer.getvalue().encode(), durable=True)
+        with signals_deferred():
+            _append(path, target, columns, rows)
     except OSError as exc:
         raise UserError(
             f"cannot write results to {path}: {exc.strerror or exc}; earlier results are intact. "
             "Free space or fix permissions, or pass --results DIR"
         ) from None
+
+
+def _append(path: Path, target: Path, columns: list[str], rows: list[dict]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.with_name(f".{target.name}.lock"), timeout=60):  # hidden, beside the file
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):  # writers hold the lock: none is ours
+            stale.unlink(missing_ok=True)
+        old = target.read_bytes() if target.exists() else b""
+        old = _set_aside_other_columns(path, target, old, columns)
+        old = _set_aside_cut_line(target, old)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        if not old:
+            writer.writeheader()
+        writer.writerows({c: _fmt(row.get(c, "")) for c in columns} for row in rows)
+        write_atomic(target, old + buffer.getvalue().encode(), durable=True)
 
 
 def _is_number(text: str) -> bool:
@@ -191,6 +224,16 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return text == ""
     return True
+
+
+def _records(lines: list[str]) -> list[tuple[tuple[int, int], list[str]]]:
+    """The CSV records of `lines`, each with the numbers of its first and last physical line (a quoted
+    field may hold a newline, so a record may span several)."""
+    reader, out, line = csv.reader(lines), [], 0
+    for fields in reader:
+        out.append(((line + 1, reader.line_num), fields))
+        line = reader.line_num
+    return out
 
 
 def read_csv(path: Path, required: tuple[str, ...] = (), numeric: tuple[str, ...] = (), **pandas_options):
@@ -202,18 +245,27 @@ def read_csv(path: Path, required: tuple[str, ...] = (), numeric: tuple[str, ...
     path = Path(path)
     try:
         with open(path, newline="") as f:
-            lines = list(csv.reader(f))
+            physical = f.read().splitlines(keepends=True)
+        records = _records(physical)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise UserError(f"cannot read {path}: {exc}; fix or move the file aside") from None
-    if not lines:
+    if not records:
         raise UserError(f"{path} is empty; move it aside (runs will start a new one)")
-    header, good, bad = lines[0], [], []
+    (_, header), good, bad = records[0], [], []
     numbers = [header.index(c) for c in numeric if c in header]
-    for number, fields in enumerate(lines[1:], start=2):
-        if len(fields) == len(header) and all(_is_number(fields[i]) for i in numbers):
+
+    def fits(fields: list[str]) -> bool:
+        return len(fields) == len(header) and all(_is_number(fields[i]) for i in numbers)
+
+    for (first, last), fields in records[1:]:
+        if fits(fields):
             good.append(fields)
+        elif last > first:  # a stray quote joined lines into one record: each line on its own may be whole
+            for number in range(first, last + 1):
+                fields = next(csv.reader([physical[number - 1]]), [])
+                (good.append(fields) if fits(fields) else bad.append(number))
         else:
-            bad.append(number)
+            bad.append(first)
     missing = [c for c in required if c not in header]
     if missing:
         raise UserError(
@@ -247,6 +299,7 @@ def epoch_row(run_id: str, run: RunRecord, epoch: EpochRecord, threads: int) -> 
         "test_correct": epoch.test_correct,
         "test_total": epoch.test_total,
         "test_accuracy": epoch.test_accuracy,
+        "test_loss": epoch.test_loss,
         "status": epoch.status,
         "tier": run.tier,
     }
@@ -284,6 +337,8 @@ def summary_row(
         "setup_s": run.setup_s,
         "compile_s": run.compile_s,
         "final_accuracy": last.test_accuracy if last else math.nan,
+        "initial_loss": run.initial_loss,
+        "final_loss": run.final_loss,
         "time_to_95_s": time_to_accuracy(run),
         "extrapolated": bool(last and last.extrapolated),
         "samples_timed": last.samples_timed if last else "",

@@ -23,7 +23,7 @@ import os
 import re
 import socket
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from time import perf_counter
 
@@ -97,18 +97,10 @@ class Point:
         return "-".join(str(n) for n in self.layers[1:-1])
 
     def spec(self, n_train: int = 60_000) -> Spec:
-        """The driver's Spec; `n_train` is the size of the training set (the point's `samples` when set)."""
-        return Spec(
-            layers=self.layers,
-            activation=self.activation,
-            loss=self.loss,
-            init=self.init,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            epochs=self.epochs,
-            seed=self.seed,
-            n_train=self.samples or n_train,
-        )
+        """The driver's Spec, of the point's fields of the same names; `n_train` is the size of the training
+        set (the point's `samples` when set)."""
+        named = {f.name: getattr(self, f.name) for f in fields(Spec) if f.name != "n_train"}
+        return Spec(**named, n_train=self.samples or n_train)
 
     def columns(self) -> dict:
         d = asdict(self)

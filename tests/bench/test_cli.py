@@ -1,68 +1,38 @@
 """The command line end to end, in fresh processes, on a small synthetic IDX set."""
 
-import csv
+import re
 
 import pytest
 
 from bench.options import default_thread_counts
 from core.results import EPOCH_COLUMNS, SUMMARY_COLUMNS
-from tests.conftest import run_cli
-
-DESIGN_EPOCH_COLUMNS = [
-    "run_id",
-    "backend",
-    "dtype",
-    "threads",
-    "layers",
-    "activation",
-    "loss",
-    "batch_size",
-    "lr",
-    "seed",
-    "epoch",
-    "train_s",
-    "eval_s",
-    "samples_timed",
-    "extrapolated",
-    "test_correct",
-    "test_total",
-    "test_accuracy",
-]
+from tests.bench.helpers import data_args, rows
+from tests.conftest import ROOT, run_cli
 
 
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+def documented_epoch_columns() -> list[str]:
+    """The columns of results/epochs.csv as docs/design.md lists them."""
+    design = (ROOT / "docs" / "design.md").read_text()
+    listed = re.search(r"`results/epochs\.csv`, one row per backend and epoch: `([^`]*)`", design).group(1)
+    return [c.strip() for c in listed.split(",")]
 
 
 def test_run_appends_epochs_and_summary_and_keeps_earlier_runs(idx_dir, tmp_path):
     results = tmp_path / "results"
-    args = [
-        "run",
-        "--backend",
-        "numpy-tuned",
-        "--epochs",
-        "2",
-        "--data-dir",
-        str(idx_dir),
-        "--unverified",
-        "--results",
-        str(results),
-        "--quiet",
-    ]
+    args = ["run", "--backend", "numpy-tuned", "--epochs", "2", *data_args(idx_dir, results), "--quiet"]
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
     assert "epoch  1/2" in first.stdout and "/ 100" in first.stdout
     with open(results / "epochs.csv") as f:
         header = f.readline().strip().split(",")
-    assert header[: len(DESIGN_EPOCH_COLUMNS)] == DESIGN_EPOCH_COLUMNS and header == EPOCH_COLUMNS
+    assert header == EPOCH_COLUMNS == documented_epoch_columns()
     before = {name: (results / name).read_bytes() for name in ("epochs.csv", "summary.csv")}
 
     second = run_cli(*args, "--dtype", "float64", "--seed", "3")
     assert second.returncode == 0, second.stderr
     for name, old in before.items():
         assert (results / name).read_bytes().startswith(old)  # earlier rows intact, byte for byte
-    epochs, summary = read_csv(results / "epochs.csv"), read_csv(results / "summary.csv")
+    epochs, summary = rows(results / "epochs.csv"), rows(results / "summary.csv")
     assert [r["epoch"] for r in epochs] == ["1", "2", "1", "2"]
     assert [r["dtype"] for r in summary] == ["float32", "float64"] and len({r["run_id"] for r in summary}) == 2
     assert list(summary[0]) == SUMMARY_COLUMNS
@@ -73,22 +43,12 @@ def test_run_appends_epochs_and_summary_and_keeps_earlier_runs(idx_dir, tmp_path
 
 def test_all_compares_backends_with_the_quoted_rust_rows(idx_dir, tmp_path):
     results = tmp_path / "results"
-    done = run_cli(
-        "all",
-        "--quick",
-        "--backends",
-        "numpy-tuned,python-plain",
-        "--data-dir",
-        str(idx_dir),
-        "--unverified",
-        "--results",
-        str(results),
-    )
+    done = run_cli("all", "--quick", "--backends", "numpy-tuned,python-plain", *data_args(idx_dir, results))
     assert done.returncode == 0, done.stderr
     for text in ("rust Vec<f32>", "rust ndarray", "not measured here", "6.2x", "numpy-tuned", "python-plain"):
         assert text in done.stdout
     assert "not measured here" in (results / "comparison.md").read_text()
-    summary = read_csv(results / "summary.csv")
+    summary = rows(results / "summary.csv")
     assert {r["backend"] for r in summary} == {"numpy-tuned", "python-plain"}
     assert max(float(r["speedup"]) for r in summary) >= 1 and min(float(r["speedup"]) for r in summary) == 1
     # every thread count for numpy; python, which cannot use threads, at the first only

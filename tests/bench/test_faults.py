@@ -4,20 +4,19 @@ The misbehaving backend is a plugin in another "distribution" (a dist-info folde
 which also proves the entry-point discovery works.
 """
 
-import csv
 import errno
 import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from core import results
 from core.errors import UserError
-from tests.conftest import ROOT
+from tests.bench.helpers import data_args, plugin_env, rows, wait_for
+from tests.conftest import ROOT, run_cli
 
 PLUGIN = """
 import os, time
@@ -50,19 +49,8 @@ def train(model, data, rows, batch_size, lr):
 
 
 @pytest.fixture
-def plugin_env(tmp_path):
-    site = tmp_path / "site"
-    (site / "fault_backend-0.1.dist-info").mkdir(parents=True)
-    (site / "fault_backend.py").write_text(PLUGIN)
-    (site / "fault_backend-0.1.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: fault-backend\nVersion: 0.1\n"
-    )
-    (site / "fault_backend-0.1.dist-info" / "entry_points.txt").write_text(
-        "[mnist_bench.backends]\nfault = fault_backend\n"
-    )
-    env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{ROOT}")
-    env.pop("MNIST_BENCH_DATA", None)
-    return env
+def fault_env(tmp_path):
+    return plugin_env(tmp_path, "fault_backend", "fault", PLUGIN)
 
 
 def bench(env, *args, fault="", timeout=120):
@@ -76,33 +64,34 @@ def bench(env, *args, fault="", timeout=120):
     )
 
 
-def rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+def common(idx_dir, results_dir, epochs: int = 3):
+    return [*data_args(idx_dir, results_dir), "--epochs", str(epochs), "--threads", "1"]
 
 
-def common(idx_dir, results_dir):
-    args = ["--data-dir", str(idx_dir), "--unverified", "--results", str(results_dir), "--epochs", "3"]
-    return args + ["--threads", "1"]
+def interrupt_after_two_epochs(proc, out, signum) -> int:
+    """Send `signum` to `proc` once epochs.csv holds two rows; its exit code."""
+    wait_for(lambda: len(rows(out / "epochs.csv")) >= 2, 60, "two finished epochs", [proc])
+    proc.send_signal(signum)
+    return proc.wait(timeout=60)
 
 
-def test_plugin_backend_is_discovered_through_its_entry_point(plugin_env):
-    listed = bench(plugin_env, "list")
+def test_plugin_backend_is_discovered_through_its_entry_point(fault_env):
+    listed = bench(fault_env, "list")
     assert "fault" in listed.stdout and "numpy with a fault" in listed.stdout
 
 
-def test_unavailable_backend_says_why(plugin_env, idx_dir, tmp_path):
-    listed = bench(plugin_env, "list", fault="unavailable")
+def test_unavailable_backend_says_why(fault_env, idx_dir, tmp_path):
+    listed = bench(fault_env, "list", fault="unavailable")
     assert "no: it needs the moon" in listed.stdout
-    done = bench(plugin_env, "run", "--backend", "fault", *common(idx_dir, tmp_path), fault="unavailable")
+    done = bench(fault_env, "run", "--backend", "fault", *common(idx_dir, tmp_path), fault="unavailable")
     assert done.returncode == 2
     assert done.stderr.strip() == "error: backend 'fault' is unavailable: it needs the moon"
 
 
 @pytest.mark.parametrize("fault, reason", [("raise", "RuntimeError: boom in epoch 2"), ("die", "exited with code 9")])
-def test_failing_backend_is_reported_and_the_others_complete(plugin_env, idx_dir, tmp_path, fault, reason):
+def test_failing_backend_is_reported_and_the_others_complete(fault_env, idx_dir, tmp_path, fault, reason):
     out = tmp_path / "results"
-    done = bench(plugin_env, "all", "--backends", "fault,numpy-tuned", *common(idx_dir, out), fault=fault)
+    done = bench(fault_env, "all", "--backends", "fault,numpy-tuned", *common(idx_dir, out), fault=fault)
     assert done.returncode == 1  # something failed, and the run says so
     summary = {r["backend"]: r for r in rows(out / "summary.csv")}
     assert summary["fault"]["status"] == "failed" and reason in summary["fault"]["note"]
@@ -112,9 +101,9 @@ def test_failing_backend_is_reported_and_the_others_complete(plugin_env, idx_dir
     assert [r["epoch"] for r in epochs if r["backend"] == "fault"] == ["1"]  # the finished epoch is kept
 
 
-def test_divergence_stops_that_backend_with_a_diverged_row(plugin_env, idx_dir, tmp_path):
+def test_divergence_stops_that_backend_with_a_diverged_row(fault_env, idx_dir, tmp_path):
     out = tmp_path / "results"
-    done = bench(plugin_env, "all", "--backends", "fault,numpy-tuned", *common(idx_dir, out), fault="nan")
+    done = bench(fault_env, "all", "--backends", "fault,numpy-tuned", *common(idx_dir, out), fault="nan")
     summary = {r["backend"]: r for r in rows(out / "summary.csv")}
     assert summary["fault"]["status"] == "diverged" and "diverged at epoch 2" in summary["fault"]["note"]
     assert summary["numpy-tuned"]["status"] == "ok"
@@ -123,56 +112,70 @@ def test_divergence_stops_that_backend_with_a_diverged_row(plugin_env, idx_dir, 
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_ctrl_c_keeps_finished_epochs_and_valid_csv(plugin_env, idx_dir, tmp_path, signum):
+def test_ctrl_c_keeps_finished_epochs_and_valid_csv(fault_env, idx_dir, tmp_path, signum):
     out = tmp_path / "results"
-    args = [sys.executable, "-m", "bench", "run", "--backend", "fault", "--quiet", *common(idx_dir, out)]
-    args[args.index("3")] = "50"
-    proc = subprocess.Popen(args, cwd=ROOT, env=dict(plugin_env, FAULT="slow"), stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (out / "epochs.csv").exists() or len(rows(out / "epochs.csv")) < 2:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
-    proc.send_signal(signum)
-    assert proc.wait(timeout=30) == 128 + signum
+    args = [sys.executable, "-m", "bench", "run", "--backend", "fault", "--quiet", *common(idx_dir, out, epochs=50)]
+    proc = subprocess.Popen(args, cwd=ROOT, env=dict(fault_env, FAULT="slow"), stdout=subprocess.PIPE, text=True)
+    assert interrupt_after_two_epochs(proc, out, signum) == 128 + signum
     epochs = rows(out / "epochs.csv")
     assert 2 <= len(epochs) < 50 and all(r["test_accuracy"] for r in epochs)
     (summary,) = rows(out / "summary.csv")
     assert summary["status"] == "interrupted" and int(summary["epochs_run"]) == len(epochs)
 
 
-def test_sigterm_to_all_stops_its_child_and_records_the_finished_epochs(plugin_env, idx_dir, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_all_stops_its_child_and_records_the_finished_epochs(fault_env, idx_dir, tmp_path, signum):
     out = tmp_path / "results"
-    args = [sys.executable, "-m", "bench", "all", "--backends", "fault", "--settle", "0", *common(idx_dir, out)]
-    args[args.index("3")] = "50"
+    args = [sys.executable, "-m", "bench", "all", "--backends", "fault", "--settle", "0", *common(idx_dir, out, 50)]
     proc = subprocess.Popen(
-        args, cwd=ROOT, env=dict(plugin_env, FAULT="slow"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        args, cwd=ROOT, env=dict(fault_env, FAULT="slow"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 60
-    while not (out / "epochs.csv").exists() or len(rows(out / "epochs.csv")) < 2:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)  # to the parent alone, as a service manager would
-    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    # to the parent alone, as a service manager (SIGTERM) or a closed terminal's session leader (SIGHUP) would
+    assert interrupt_after_two_epochs(proc, out, signum) == 128 + signum
     (summary,) = rows(out / "summary.csv")
     assert summary["status"] == "interrupted" and int(summary["epochs_run"]) == len(rows(out / "epochs.csv"))
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_ctrl_c_at_a_terminal_stops_all_and_its_child_and_records_the_finished_epochs(fault_env, idx_dir, tmp_path):
+    """Ctrl-C signals the whole process group: `bench all` and the `bench run` it started."""
+    out = tmp_path / "results"
+    args = [sys.executable, "-m", "bench", "all", "--backends", "fault", "--settle", "0", *common(idx_dir, out, 50)]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=dict(fault_env, FAULT="slow"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+    try:
+        wait_for(lambda: len(rows(out / "epochs.csv")) >= 1, 60, "a finished epoch", [proc])
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    (summary,) = rows(out / "summary.csv")
+    assert summary["status"] == "interrupted" and int(summary["epochs_run"]) == len(rows(out / "epochs.csv")) >= 1
+
+
+def test_all_with_a_closed_pipe_still_records_every_row(idx_dir, tmp_path):
+    out = tmp_path / "results"
+    cmd = [sys.executable, "-m", "bench", "all", "--backends", "numpy-plain,numpy-tuned", *common(idx_dir, out, 2)]
+    done = subprocess.run(
+        f"{' '.join(cmd)} --settle 0 | head -1", shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert "Traceback" not in done.stderr and len(done.stdout.splitlines()) == 1, done.stderr
+    assert [r["status"] for r in rows(out / "summary.csv")] == ["ok", "ok"]
+    assert len(rows(out / "epochs.csv")) == 4
 
 
 def test_concurrent_runs_lose_no_rows(idx_dir, tmp_path):
     out = tmp_path / "results"
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench",
-        "run",
-        "--quiet",
-        "--data-dir",
-        str(idx_dir),
-        "--unverified",
-        "--results",
-        str(out),
-        "--epochs",
-        "8",
-    ]
+    cmd = [sys.executable, "-m", "bench", "run", "--quiet", *data_args(idx_dir, out), "--epochs", "8"]
     procs = [subprocess.Popen([*cmd, "--seed", str(s)], cwd=ROOT, stdout=subprocess.DEVNULL) for s in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
     assert len(rows(out / "epochs.csv")) == 32 and len(rows(out / "summary.csv")) == 4
@@ -196,25 +199,7 @@ def test_full_disk_leaves_earlier_results_intact(tmp_path, monkeypatch):
 def test_unwritable_results_location_is_one_line(idx_dir, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the results folder should be")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "--quiet",
-            "--data-dir",
-            str(idx_dir),
-            "--unverified",
-            "--results",
-            str(blocker),
-            "--epochs",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    done = run_cli("run", "--quiet", *data_args(idx_dir, blocker), "--epochs", "1")
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: cannot write results to") and "--results" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from core.driver import train_backend
-from core.persist import load_model, metadata, save_model
+from core.model_format import metadata
+from core.persist import load_model, save_model
 from core.spec import Spec
 from tests.conftest import ROOT, run_cli
 from tests.core.test_driver import Recorder, tiny
@@ -73,6 +74,11 @@ def test_a_thread_variable_that_overrides_threads_is_refused(idx_dir, tmp_path):
         (["all", "--backends", ""], ["names no backend"]),
         (["all", "--backends", " , "], ["names no backend"]),
         (["all", "--quick", "--full"], ["not allowed with"]),
+        (["all", "--quick", "--epochs", "3"], ["--quick", "conflicts with --epochs 3"]),
+        (["all", "--quick", "--epochs", "30"], ["conflicts with --epochs 30"]),  # the default, typed: still given
+        (["all", "--quick", "--budget", "9"], ["conflicts with --budget 9"]),
+        (["all", "--full", "--budget", "9"], ["--full", "conflicts with --budget 9"]),
+        (["all", "--quick", "--full", "--epochs", "3"], ["not allowed with"]),
         (["run", "--backend", "numpy"], ["pick one of", "numpy-plain", "numpy-tuned"]),
     ],
 )
@@ -102,7 +108,7 @@ def test_a_full_standard_output_is_one_line():
             text=True,
             timeout=120,
         )
-    one_line_error(done, 1, "standard output", "disk is full")
+    one_line_error(done, 1, "standard output", "device is full")
 
 
 def test_a_network_too_big_for_memory_is_refused_before_training(idx_dir, tmp_path):

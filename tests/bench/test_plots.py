@@ -8,9 +8,10 @@ import shutil
 import pytest
 
 from bench.options import default_thread_counts
-from bench.scaling import crossovers
+from bench.scaling_report import crossovers
 from core.ceiling import matmul_gflops
 from core.sweep import SWEEP_COLUMNS
+from tests.bench.helpers import data_args
 from tests.conftest import run_cli, write_idx_dir
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -36,17 +37,7 @@ def quick_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("quick")
     idx = write_idx_dir(root / "idx")
     results = root / "results"
-    done = run_cli(
-        "all",
-        "--quick",
-        "--backends",
-        "numpy-tuned,python-plain",
-        "--data-dir",
-        str(idx),
-        "--unverified",
-        "--results",
-        str(results),
-    )
+    done = run_cli("all", "--quick", "--backends", "numpy-tuned,python-plain", *data_args(idx, results))
     assert done.returncode == 0, done.stderr
     return results, done.stdout
 
@@ -97,7 +88,7 @@ def test_report_shows_percent_of_ceiling_and_blank_without_ceiling_csv(quick_run
 
 
 def test_percent_of_ceiling_keeps_a_near_miss_visible():
-    from bench.report import percent_of_ceiling
+    from bench.report_table import percent_of_ceiling
 
     assert percent_of_ceiling(95.83, 160.2) == "59.8%"  # not "60%"
     assert percent_of_ceiling(2.92, 160.0) == "1.8%"
@@ -206,7 +197,7 @@ def test_scaling_refuses_a_batch_larger_than_its_samples(idx_dir, tmp_path):
 def test_scaling_frame_comes_from_sweep_rows_and_ignores_other_sweeps(idx_dir, tmp_path):
     """read_scaling picks the latest scaling sweep from sweep.csv (not a later ordinary sweep) and gives
     the rates, extrapolation flags and GFLOP/s the figures and crossovers are drawn from."""
-    from bench.scaling import read_scaling
+    from bench.scaling_report import read_scaling
     from bench.sweep import SweepRequest, run_sweep
 
     common = dict(data_dir=str(idx_dir), unverified=True, results=tmp_path, workers=1, quiet=True)
@@ -240,7 +231,7 @@ def test_crossovers_need_a_clear_lead_on_both_sides():
 def test_a_spread_of_epoch_times_says_whether_the_epochs_drifted_or_the_machine_was_busy():
     import pandas as pd
 
-    from bench.report import noise_warnings
+    from bench.report_notes import noise_warnings
 
     def row(backend, times):
         s = pd.Series(times)
@@ -267,7 +258,7 @@ def test_a_spread_of_epoch_times_says_whether_the_epochs_drifted_or_the_machine_
 def test_an_epoch_1_slower_than_every_later_epoch_is_reported_as_a_warm_up_miss():
     import pandas as pd
 
-    from bench.report import warmup_warnings
+    from bench.report_notes import warmup_warnings
 
     def row(backend, epoch1, later):
         return {"backend": backend, "dtype": "float32", "threads": 1, "epoch1_s": epoch1, "later_max_s": later}

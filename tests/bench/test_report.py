@@ -1,6 +1,6 @@
 """The comparison table: substrates grouped, plain beside tuned, and the seed's finding said per substrate."""
 
-from bench import report
+from bench import report, report_notes, report_table
 from core import results
 
 ROWS = [  # backend, tier, dtype, threads, median s/epoch, lines of code
@@ -50,7 +50,7 @@ def write_run(folder):
 
 
 def test_rows_are_grouped_by_substrate_plain_before_tuned(tmp_path):
-    names = [row[0] for row in report.table_rows(write_run(tmp_path))][: len(ROWS)]
+    names = [row[0] for row in report_table.table_rows(write_run(tmp_path))][: len(ROWS)]
     assert names == [
         "python-plain",
         "python-tuned",
@@ -65,17 +65,17 @@ def test_rows_are_grouped_by_substrate_plain_before_tuned(tmp_path):
 
 
 def test_vs_plain_compares_a_row_with_its_substrates_plain_row(tmp_path):
-    rows = {(r[0], r[3]): r for r in report.table_rows(write_run(tmp_path))}
-    column = report.HEADERS.index("vs plain")
+    rows = {(r[0], r[3]): r for r in report_table.table_rows(write_run(tmp_path))}
+    column = report_table.HEADERS.index("vs plain")
     assert rows[("numpy-tuned", 1)][column] == "1.50x"  # 0.60 / 0.40
     assert rows[("numpy-per-sample", 1)][column] == "0.30x"
     assert rows[("numba-tuned", 2)][column] == "24x"
     assert rows[("jax-tuned", 1)][column] == ""  # no jax-plain row in this run
-    assert rows[("numba-tuned", 1)][report.HEADERS.index("lines")] == "600"
+    assert rows[("numba-tuned", 1)][report_table.HEADERS.index("lines")] == "600"
 
 
 def test_the_headline_says_what_the_library_and_tuning_bought(tmp_path):
-    text = " ".join(report.ratios(write_run(tmp_path)))
+    text = " ".join(report_notes.ratios(write_run(tmp_path)))
     assert "numpy-plain (float32, 1t) 100.0x faster than python-plain (float64, 1t)" in text
     assert "numpy-plain (float32, 1t) 2.0x faster than numba-plain (float32, 1t)" in text
     assert "numba 12.00x (numba-plain -> numba-tuned, float32, 70 -> 600 lines)" in text

@@ -15,7 +15,7 @@ from pathlib import Path
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
-from bench.scaling import read_scaling
+from bench.scaling_report import read_scaling
 from bench.sweep import read_sweep, render_report
 from core.errors import UserError
 from core.sweep import MAX_POINTS, Manifest, done_points, parse_grid, read_grid_file, read_rows, size

@@ -18,7 +18,7 @@ from bench.sweep import SweepRequest, plan, print_report, read_sweep
 from core import results
 from core.errors import UserError
 from core.sweep import MAX_POINTS, SWEEP_COLUMNS, Job, Manifest, expand, parse_grid, read_grid_file
-from tests.bench.test_sweep import SLOW_JOB, child_env, data_args, rows, stop, wait_for
+from tests.bench.helpers import SLOW_JOB, child_env, data_args, rows, stop, wait_for
 from tests.conftest import ROOT, run_cli
 
 

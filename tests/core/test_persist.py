@@ -16,7 +16,8 @@ from bench.cli import main
 from core import __version__, persist
 from core.conformance import synthetic_digits
 from core.errors import ModelError
-from core.persist import FORMAT_VERSION, RunSaver, load_model, metadata, save_model, snapshot_path
+from core.model_format import FIELDS, FORMAT_VERSION, metadata
+from core.persist import RunSaver, load_model, save_model, snapshot_path
 from core.spec import Spec, initial_weights
 from tests.conftest import assert_allclose_weights, run_cli
 
@@ -24,17 +25,8 @@ SPEC = Spec(layers=(784, 8, 10), epochs=3, seed=5)
 
 
 def meta_for(spec=SPEC, **changes) -> dict:
-    meta = metadata(
-        spec,
-        backend="numpy",
-        dtype="float32",
-        epochs_trained=2,
-        samples_per_epoch=300,
-        test_correct=37,
-        test_total=100,
-        data_digest="0123456789abcdef",
-        run_id="test-run",
-    )
+    run = {"backend": "numpy", "dtype": "float32", "data_digest": "0123456789abcdef", "run_id": "test-run"}
+    meta = metadata(spec, epochs_trained=2, samples_per_epoch=300, test_correct=37, test_total=100, **run)
     meta.update(changes)
     return meta
 
@@ -128,19 +120,8 @@ def test_run_saver_writes_snapshots_and_keeps_a_file_that_appears_during_the_run
 def test_run_save_then_evaluate_reports_the_same_accuracy(idx_dir, tmp_path, capsys):
     model = tmp_path / "models" / "m.npz"
     common = ["--data-dir", str(idx_dir), "--unverified"]
-    run = run_cli(
-        "run",
-        "--epochs",
-        "2",
-        "--save",
-        str(model),
-        "--snapshot-every",
-        "1",
-        "--quiet",
-        "--results",
-        str(tmp_path / "results"),
-        *common,
-    )
+    saving = ["--save", str(model), "--snapshot-every", "1"]
+    run = run_cli("run", "--epochs", "2", *saving, "--quiet", "--results", str(tmp_path / "results"), *common)
     assert run.returncode == 0, run.stderr
     correct = re.search(r"epoch  2/2: .*?(\d+) / 100", run.stdout).group(1)
     assert f"saved the model after epoch 2 ({correct}.00% test accuracy, ok) to {model}" in run.stdout
@@ -324,7 +305,7 @@ _JSON = st.recursive(
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(changes=st.dictionaries(st.sampled_from(sorted(persist.FIELDS)), _JSON, max_size=4))
+@given(changes=st.dictionaries(st.sampled_from(sorted(FIELDS)), _JSON, max_size=4))
 def test_mutated_metadata_is_loaded_or_refused_cleanly(tmp_path, changes):
     meta = {**meta_for(_SMALL), **changes}
     path = tmp_path / "fuzz.npz"

@@ -113,3 +113,51 @@ def test_unwritable_folder_is_refused_in_one_line(tmp_path):
     folder.chmod(0o500)
     with pytest.raises(UserError, match="cannot write results"):
         results.append_rows(folder / "x.csv", COLUMNS, [{"a": 1}])
+
+
+def test_another_versions_file_is_set_aside_whole_with_a_warning_that_says_how_it_differs(tmp_path):
+    path = tmp_path / "epochs.csv"
+    old = "a,b,old\n1,2,3\n4,5,6\n"
+    path.write_text(old)
+    with pytest.warns(UserWarning, match=r"another version \(it lacks c; it has old besides\): moved it whole to"):
+        results.set_aside_other_columns(path, COLUMNS)
+    (aside,) = tmp_path.glob("epochs.*.other-columns.csv")
+    assert aside.read_text() == old and not path.exists()
+    results.set_aside_other_columns(path, COLUMNS)  # nothing there: nothing to do, no file made
+    results.append_rows(path, COLUMNS, [{"a": 7}])
+    results.set_aside_other_columns(path, COLUMNS)  # this version's file stays
+    assert path.read_text() == "a,b,c\n7,,\n"
+
+
+def test_a_run_into_a_folder_of_an_older_version_warns_before_epoch_1_and_loses_nothing(idx_dir, tmp_path):
+    out = tmp_path / "results"
+    out.mkdir()
+    old_epochs = ",".join(c for c in results.EPOCH_COLUMNS if c != "test_loss") + "\nold,row\n"
+    old_summary = ",".join(c for c in results.SUMMARY_COLUMNS if "loss" not in c or c == "loss") + "\nold,row\n"
+    (out / "epochs.csv").write_text(old_epochs)
+    (out / "summary.csv").write_text(old_summary)
+    data = ["--data-dir", str(idx_dir), "--unverified", "--results", str(out)]
+    done = run_cli("run", "--backend", "numpy-plain", "--quiet", "--epochs", "2", *data)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == 2 and "it lacks test_loss" in warned[0] and "it lacks initial_loss, final_loss" in warned[1]
+    assert [a.read_text() for a in sorted(out.glob("*.other-columns.csv"))] == [old_epochs, old_summary]
+    epochs = [line for line in done.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 2 and all(" loss " in line for line in epochs)
+    import csv
+
+    with open(out / "epochs.csv", newline="") as f:
+        assert [float(r["test_loss"]) > 0 for r in csv.DictReader(f)] == [True, True]
+    with open(out / "summary.csv", newline="") as f:
+        (row,) = csv.DictReader(f)
+    assert float(row["final_loss"]) < float(row["initial_loss"]) and row["epochs_run"] == "2"
+
+
+def test_a_stray_quote_does_not_swallow_the_lines_after_it(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text('a,b,c\n1,"2,3\n4,5,6\n7,8,9\n')
+    with pytest.warns(UserWarning, match=r"skipped 1 malformed line\(s\): line 2$"):
+        df = results.read_csv(path, ("a",))
+    assert df["a"].tolist() == [4, 7]
+    path.write_text('a,b,c\n7,8,"multi\nline"\n10,11,12\n')  # a quoted newline is a field, not damage
+    assert results.read_csv(path, ("a",))["c"].tolist() == ["multi\nline", "12"]
