@@ -11,8 +11,6 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tabulate import tabulate
-
 from bench.options import DEFAULT_RESULTS, folder
 from bench.report_notes import notes
 from bench.report_rows import QUOTED_NOTE, read_summary
@@ -26,7 +24,7 @@ def add_command(sub) -> None:
     p = sub.add_parser("report", help="print the comparison table of a run from results/summary.csv")
     p.add_argument("run_id", nargs="?", help="default: the latest run")
     p.add_argument(
-        "--wide", action="store_true", help="every column (as in results/comparison.md), not the 100-column table"
+        "--wide", action="store_true", help="every column (as in results/comparison.md), not the 80-column table"
     )
     p.add_argument("--results", type=folder, default=DEFAULT_RESULTS)
     p.set_defaults(func=cmd_report)
@@ -38,21 +36,37 @@ def cmd_report(args) -> int:
 
 
 def render(summary: pd.DataFrame, fmt: str = "simple", wide: bool = True) -> str:
-    """The table and its notes; `wide`: every column (markdown, `report --wide`), else one that fits 100
+    """The table and its notes; `wide`: every column (markdown, `report --wide`), else one that fits 80
     columns of a terminal."""
-    table = tabulate(
-        table_rows(summary, wide), headers=HEADERS if wide else COMPACT_HEADERS, tablefmt=fmt, disable_numparse=True
-    )
+    table = _tabulate(table_rows(summary, wide), HEADERS if wide else COMPACT_HEADERS, fmt, padding=2 if wide else 0)
     if not wide:
         table += (
-            "\ns/epoch: median; spread: (max - min) / median; vs plain: times faster than its substrate's "
-            "plain row\n(same dtype, one thread); lines: its lines of code; *: timed on part of each epoch "
-            f"(see --wide)\nrust rows: {QUOTED_NOTE}"
+            "\n"
+            + textwrap.fill(
+                "run: dtype and threads (f32 1t: float32, one thread); s/epoch: median; spread: (max - min) / "
+                "median; vs plain: times faster than its substrate's plain row (same dtype, one thread); lines: "
+                "its lines of code; ep*: epochs timed on part of each epoch and extrapolated (see --wide)",
+                80,
+            )
+            + f"\nrust rows: {QUOTED_NOTE}"
         )
     lines = notes(summary)
-    if not wide:  # a terminal: lines of at most 100 columns
-        lines = [textwrap.fill(n, 100, subsequent_indent="  ") for n in "\n".join(lines).splitlines()]
+    if not wide:  # a terminal: lines of at most 80 columns
+        lines = [
+            textwrap.fill(n, 80, subsequent_indent="  ", break_on_hyphens=False) for n in "\n".join(lines).splitlines()
+        ]
     return table + "\n\n" + ("\n\n" if fmt == "github" else "\n").join(lines)  # markdown: one paragraph each
+
+
+def _tabulate(rows, headers, fmt: str, padding: int) -> str:
+    """tabulate with `padding` spaces beside each header (its default of 2 widens every narrow column)."""
+    import tabulate
+
+    saved, tabulate.MIN_PADDING = tabulate.MIN_PADDING, padding
+    try:
+        return tabulate.tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+    finally:
+        tabulate.MIN_PADDING = saved
 
 
 def write_markdown(summary: pd.DataFrame, path: Path, command: str) -> None:

@@ -1,5 +1,5 @@
 """The comparison table's cells: every column for markdown and `report --wide`, or a compact table that
-fits 100 columns of a terminal. The rows are bench/report_rows.py's."""
+fits 80 columns of a terminal. The rows are bench/report_rows.py's."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ HEADERS = [  # the wide table's columns: the row, its speed and effort; its accu
 # The compact table's columns: its header -> the cell it shows (a wide column, or `spread` and `short timing`).
 COMPACT = {
     "backend": "backend",
-    "dtype": "dtype",
-    "thr": "threads",
+    "run": "short run",
     "s/epoch": "s/epoch (median)",
     "spread": "spread",
     "vs plain": "vs plain",
@@ -72,8 +71,8 @@ def _short_timing(row) -> str:
         return "UNVERIFIED data"
     epochs = int(row["epochs_run"]) if not math.isnan(row.get("epochs_run", math.nan)) else 0
     if row.get("extrapolated") in (True, "true", "True"):
-        return f"{epochs} ep, extrapolated*"
-    return f"{epochs} ep" + (f" ({status})" if status not in ("ok", None) else "")
+        return f"{epochs} ep*"
+    return f"{epochs} ep" + (f" {status}" if status not in ("ok", None) else "")
 
 
 def _cells(summary: pd.DataFrame, r: dict) -> dict:
@@ -100,7 +99,14 @@ def _cells(summary: pd.DataFrame, r: dict) -> dict:
         "% of ceiling": percent_of_ceiling(r["gflops"], r.get("ceiling_gflops", math.nan)),
         "timing": _timing(r),
         "short timing": _short_timing(r),
+        "short run": _short_run(r["dtype"], r["threads"]),
     }
+
+
+def _short_run(dtype, threads) -> str:
+    """'f32 1t': the dtype and the threads in six characters."""
+    dtype = dtype.replace("float", "f") if isinstance(dtype, str) else "?"
+    return f"{dtype} {int(threads)}t" if not math.isnan(threads) else dtype
 
 
 def _quoted_cells(q: dict) -> dict:
@@ -112,7 +118,8 @@ def _quoted_cells(q: dict) -> dict:
         "s/epoch (median)": f"{q['median_train_s']:.2f}",
         "test acc": f"{100 * q['final_accuracy']:.2f}%",
         "timing": QUOTED_NOTE,
-        "short timing": "quoted, M2 Pro",
+        "short timing": "quoted",
+        "short run": _short_run(q["dtype"], q["threads"]),
     }
 
 
