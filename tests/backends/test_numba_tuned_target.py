@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # processes end to end: a minute or more in all
+
 nb = pytest.importorskip("backends.numba_tuned")
 if nb.available() is not None:
     pytest.skip(nb.available(), allow_module_level=True)

@@ -41,6 +41,7 @@ def test_run_appends_epochs_and_summary_and_keeps_earlier_runs(idx_dir, tmp_path
     assert summary[-1]["numpy"] and summary[-1]["blas"] and summary[-1]["cpu"]
 
 
+@pytest.mark.slow
 def test_all_compares_backends_with_the_quoted_rust_rows(idx_dir, tmp_path):
     results = tmp_path / "results"
     done = run_cli("all", "--quick", "--backends", "numpy-tuned,python-plain", *data_args(idx_dir, results))

@@ -14,6 +14,8 @@ from tests.bench.helpers import data_args
 from tests.bench.test_sweep_damage import damaged
 from tests.conftest import run_cli, write_idx_dir
 
+pytestmark = pytest.mark.slow  # processes end to end: a minute or more in all
+
 FILES = ("summary.csv", "epochs.csv", "ceiling.csv")
 
 

@@ -18,6 +18,8 @@ from core.errors import UserError
 from tests.bench.helpers import data_args, plugin_env, rows, wait_for
 from tests.conftest import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # processes end to end: a minute or more in all
+
 PLUGIN = """
 import os, time
 from backends import numpy_tuned as _np

@@ -14,6 +14,8 @@ from core import results
 from tests.bench.helpers import data_args, rows, wait_for
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # processes end to end: a minute or more in all
+
 APPENDER = """
 import sys
 from core import results

@@ -42,6 +42,7 @@ def quick_run(tmp_path_factory):
     return results, done.stdout
 
 
+@pytest.mark.slow
 def test_all_writes_plots_and_measures_the_ceiling_under_its_run_id(quick_run):
     results, stdout = quick_run
     for name in PLOTS:
@@ -55,6 +56,7 @@ def test_all_writes_plots_and_measures_the_ceiling_under_its_run_id(quick_run):
     assert "% of ceiling" in stdout and "% of ceiling" in (results / "comparison.md").read_text()
 
 
+@pytest.mark.slow
 def test_plot_redraws_three_pngs_from_the_csv_files_alone(quick_run, tmp_path):
     results, _ = quick_run
     copy = tmp_path / "results"
@@ -72,6 +74,7 @@ def test_plot_redraws_three_pngs_from_the_csv_files_alone(quick_run, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(PLOTS)
 
 
+@pytest.mark.slow
 def test_report_shows_percent_of_ceiling_and_blank_without_ceiling_csv(quick_run, tmp_path):
     from bench.report import read_summary, render
 
@@ -96,6 +99,7 @@ def test_percent_of_ceiling_keeps_a_near_miss_visible():
     assert percent_of_ceiling(1.0, math.nan) == "" and percent_of_ceiling(math.nan, 160.0) == ""
 
 
+@pytest.mark.slow
 def test_plot_of_an_unknown_run_is_a_one_line_error(quick_run):
     results, _ = quick_run
     done = run_cli("plot", "nosuchrun", "--results", str(results))

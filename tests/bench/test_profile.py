@@ -7,6 +7,8 @@ from bench.profile import PART_NAMES, part_flops
 from core.spec import flops_per_sample
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # processes end to end: a minute or more in all
+
 SMALL = ("--rows", "60", "--repeat", "2", "--ceiling-n", "64")
 
 

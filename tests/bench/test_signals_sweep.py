@@ -11,6 +11,8 @@ import pytest
 from tests.bench.helpers import SLOW_JOB, child_env, data_args, rows, start_sweep, stop, wait_for
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # processes end to end: a minute or more in all
+
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
 def test_a_signal_stops_a_sweep_with_its_finished_points_recorded(idx_dir, tmp_path, signum):
