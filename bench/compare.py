@@ -198,6 +198,7 @@ def _refuse_conflicts(args) -> None:
 def cmd_all(args) -> int:
     from bench import report
     from bench.cli import INTERRUPTED_BY
+    from bench.report_rows import read_summary
     from core import results
     from core.backend import discover
     from core.environment import check_threads
@@ -272,7 +273,7 @@ def cmd_all(args) -> int:
             row[key] = float(row[key]) if row.get(key) not in (None, "") else math.nan
     results.fill_speedups(rows)
     results.append_rows(args.results / "summary.csv", results.SUMMARY_COLUMNS, rows)
-    summary = report.read_summary(args.results, run_id)
+    summary = read_summary(args.results, run_id)
     print("\n" + report.render(summary, wide=False))
     report.write_markdown(summary, args.results / "comparison.md", "python -m bench " + shlex.join(sys.argv[1:]))
     print(f"\nwrote {args.results / 'comparison.md'}; every epoch is in {args.results / 'epochs.csv'}")

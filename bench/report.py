@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.options import DEFAULT_RESULTS, folder
-from bench.report_notes import notes
-from bench.report_rows import QUOTED_NOTE, read_summary
-from bench.report_table import COMPACT_HEADERS, HEADERS, table_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +28,8 @@ def add_command(sub) -> None:
 
 
 def cmd_report(args) -> int:
+    from bench.report_rows import read_summary
+
     print(render(read_summary(args.results, args.run_id), wide=args.wide))
     return 0
 
@@ -38,6 +37,10 @@ def cmd_report(args) -> int:
 def render(summary: pd.DataFrame, fmt: str = "simple", wide: bool = True) -> str:
     """The table and its notes; `wide`: every column (markdown, `report --wide`), else one that fits 80
     columns of a terminal."""
+    from bench.report_notes import notes
+    from bench.report_rows import QUOTED_NOTE
+    from bench.report_table import COMPACT_HEADERS, HEADERS, table_rows
+
     table = _tabulate(table_rows(summary, wide), HEADERS if wide else COMPACT_HEADERS, fmt, padding=2 if wide else 0)
     if not wide:
         table += (

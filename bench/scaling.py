@@ -33,7 +33,6 @@ import sys
 from pathlib import Path
 
 from bench.options import DEFAULT_RESULTS, data_options, folder, int_list, number
-from bench.scaling_report import read_scaling, report_and_plot
 from bench.sweep import PRESETS
 from core.errors import UserError
 from core.sweep import ALL_DTYPES, DTYPES, parse_grid
@@ -165,6 +164,7 @@ def scaling_request(args):
 
 
 def cmd_scaling(args) -> int:
+    from bench.scaling_report import read_scaling, report_and_plot
     from bench.sweep import plan, run_sweep
 
     if args.replot:

@@ -23,8 +23,6 @@ from pathlib import Path
 from statistics import median
 from typing import TYPE_CHECKING
 
-from filelock import FileLock
-
 from core.errors import UserError
 from core.files import write_atomic
 
@@ -53,6 +51,13 @@ SUMMARY_COLUMNS = [
 
 
 TARGET_ACCURACY = 0.95
+
+
+def _lock(target: Path):
+    """The file lock of `target`: a hidden file beside it (filelock is imported here, not by --help)."""
+    from filelock import FileLock
+
+    return FileLock(target.with_name(f".{target.name}.lock"), timeout=60)
 
 
 def new_run_id() -> str:
@@ -174,7 +179,7 @@ def set_aside_other_columns(path: Path, columns: list[str]) -> None:
     if not target.is_file():
         return
     try:
-        with FileLock(target.with_name(f".{target.name}.lock"), timeout=60):
+        with _lock(target):
             with open(target, "rb") as f:
                 first = f.readline()
             _set_aside_other_columns(path, target, first, columns)
@@ -204,7 +209,7 @@ def append_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 def _append(path: Path, target: Path, columns: list[str], rows: list[dict]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(target.with_name(f".{target.name}.lock"), timeout=60):  # hidden, beside the file
+    with _lock(target):  # hidden, beside the file
         for stale in target.parent.glob(f".{target.name}.*.tmp"):  # writers hold the lock: none is ours
             stale.unlink(missing_ok=True)
         old = target.read_bytes() if target.exists() else b""

@@ -59,10 +59,11 @@ def with_settings(examples: int):
 @given(st.data())
 def test_report_reads_around_damage_to_any_of_its_files(finished, tmp_path, data):
     from bench import report
+    from bench.report_rows import read_summary
 
     name = data.draw(st.sampled_from(FILES))
     folder = damaged_copy(finished, tmp_path / "r", name, data.draw(damaged((finished / name).read_bytes())))
-    reads_or_refuses(lambda: report.render(report.read_summary(folder), wide=data.draw(st.booleans())))
+    reads_or_refuses(lambda: report.render(read_summary(folder), wide=data.draw(st.booleans())))
 
 
 @with_settings(12)

@@ -76,7 +76,8 @@ def test_plot_redraws_three_pngs_from_the_csv_files_alone(quick_run, tmp_path):
 
 @pytest.mark.slow
 def test_report_shows_percent_of_ceiling_and_blank_without_ceiling_csv(quick_run, tmp_path):
-    from bench.report import read_summary, render
+    from bench.report import render
+    from bench.report_rows import read_summary
 
     results, _ = quick_run
     summary = read_summary(results)

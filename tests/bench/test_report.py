@@ -1,6 +1,7 @@
 """The comparison table: substrates grouped, plain beside tuned, and the seed's finding said per substrate."""
 
 from bench import report, report_notes, report_table
+from bench.report_rows import read_summary
 from core import results
 
 ROWS = [  # backend, tier, dtype, threads, median s/epoch, lines of code
@@ -46,7 +47,7 @@ def write_run(folder):
         )
     results.fill_speedups(rows)
     results.append_rows(folder / "summary.csv", results.SUMMARY_COLUMNS, rows)
-    return report.read_summary(folder)
+    return read_summary(folder)
 
 
 def test_rows_are_grouped_by_substrate_plain_before_tuned(tmp_path):

@@ -85,11 +85,12 @@ def test_any_damage_to_a_summary_is_read_around_or_refused_in_one_line(tmp_path_
             break
     path.write_bytes(bytes(content))
     from bench import report
+    from bench.report_rows import read_summary
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            report.render(report.read_summary(folder))
+            report.render(read_summary(folder))
         except UserError:
             pass
 
