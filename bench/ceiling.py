@@ -29,7 +29,7 @@ def dtype_list(text: str) -> list[str]:
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("ceiling", help="measure this machine's peak GFLOP/s with a large numpy matrix product")
+    p = sub.add_parser("ceiling")
     p.add_argument("--threads", type=thread_list, default=[1], help="BLAS thread counts, e.g. 1,2 (default 1)")
     p.add_argument("--dtypes", type=dtype_list, default=list(DTYPES), help="default float32,float64")
     p.add_argument("--n", type=number(int, 16), default=DEFAULT_N, help="matrix size (default %(default)s)")
@@ -127,6 +127,8 @@ def read_ceiling(results: Path, run_id: str) -> dict[tuple[str, int], tuple[floa
         return {}
     from core.results import read_csv
 
-    df = read_csv(path, ("run_id", "dtype", "threads", "gflops", "n"), dtype={"run_id": str, "dtype": str})
-    rows = df[(df["run_id"] == run_id) & df["gflops"].notna()]
+    numbers = ("threads", "gflops", "n")
+    df = read_csv(path, ("run_id", "dtype", *numbers), numbers, dtype={"run_id": str, "dtype": str})
+    finite = df[list(numbers)].apply(lambda column: column.abs() < float("inf")).all(axis=1)  # NaN and inf fail
+    rows = df[(df["run_id"] == run_id) & finite]
     return {(r.dtype, int(r.threads)): (float(r.gflops), int(r.n)) for r in rows.itertuples()}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bench.plots import DPI, QUOTED_COLOR, is_true, layout, row_label, save_figure, seconds_axis, styles, title
 from bench.report_rows import QUOTED
+from bench.report_table import count
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +32,7 @@ def _series(summary: pd.DataFrame, epochs: pd.DataFrame):
         extrapolated = bool(rows["extrapolated"].map(is_true).any())
         label = row_label(r.backend, r.dtype, r.threads)
         if extrapolated:
-            label += f"\n(trained on {int(rows['samples_timed'].iloc[-1]):,} samples per epoch)"
+            label += f"\n(trained on {count(rows['samples_timed'].iloc[-1])} samples per epoch)"
         yield (r.backend, r.dtype, int(r.threads)), label, rows, extrapolated
 
 

@@ -22,7 +22,7 @@ from bench.plots import (
     title,
 )
 from bench.report_rows import QUOTED, QUOTED_NOTE
-from bench.report_table import percent_of_ceiling
+from bench.report_table import count, percent_of_ceiling
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,9 +55,9 @@ def _measured(ax, measured: pd.DataFrame, row_styles: dict) -> list[str]:
             lw=2,
         )
         how = (
-            f"extrapolated from {int(r.samples_timed):,} samples/epoch"
+            f"extrapolated from {count(r.samples_timed)} samples/epoch"
             if extrapolated
-            else f"measured, {int(r.epochs_run)} epoch{'s' if r.epochs_run != 1 else ''}"
+            else f"measured, {count(r.epochs_run)} epoch{'s' if r.epochs_run != 1 else ''}"
         )
         pct = percent_of_ceiling(r.gflops, getattr(r, "ceiling_gflops", math.nan))
         rate = f"{r.gflops:.3g} GFLOP/s" + (f" = {pct} of ceiling" if pct else "")

@@ -28,7 +28,7 @@ QUOTED_COLOR = "0.45"
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("plot", help="draw a run's PNG plots from results/epochs.csv and results/summary.csv")
+    p = sub.add_parser("plot")
     p.add_argument("run_id", nargs="?", help="default: the latest run")
     p.add_argument("--results", type=folder, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
     p.add_argument("--out", type=folder, help="folder for the PNG files (default: the results folder)")
@@ -49,10 +49,9 @@ def read_epochs(results: Path, run_id: str) -> pd.DataFrame:
     path = Path(results) / "epochs.csv"
     if not path.exists():
         raise UserError(f"{path} does not exist; run `python -m bench all` first")
+    numbers = ("threads", "epoch", "train_s", "samples_timed", "test_accuracy")
     df = read_csv(
-        path,
-        ("run_id", "backend", "dtype", "threads", "epoch", "train_s", "test_accuracy"),
-        dtype={"run_id": str, "layers": str},
+        path, ("run_id", "backend", "dtype", "extrapolated", *numbers), numbers, dtype={"run_id": str, "layers": str}
     )
     return df[df["run_id"] == run_id].reset_index(drop=True)
 

@@ -29,9 +29,14 @@ COMPACT = {
 COMPACT_HEADERS = list(COMPACT)
 
 
+def count(value) -> str:
+    """A whole number with thousands separators; "?" where the results file left it empty."""
+    return f"{int(value):,}" if value == value else "?"
+
+
 def percent_of_ceiling(gflops: float, ceiling: float) -> str:
-    """'59.8%', '2.3%', '0.035%': one decimal from 10% up (so that 59.8% does not read as 60%
-    beside a 60% target), two significant figures below; blank when either is unknown."""
+    """The share of the ceiling as a percentage: one decimal from 10% up (so that a share just under a
+    round target does not print as the target), two significant figures below; blank when either is unknown."""
     if gflops is None or ceiling is None or math.isnan(gflops) or math.isnan(ceiling) or ceiling <= 0:
         return ""
     pct = 100 * gflops / ceiling
@@ -58,8 +63,8 @@ def _timing_alone(row) -> str:
     if status in ("diverged", "stalled"):
         return f"{status.upper()}: {note}"
     if row.get("extrapolated") in (True, "true", "True"):
-        return f"extrapolated from {int(row['samples_timed']):,} samples/epoch, {int(row['epochs_run'])} epochs"
-    text = f"measured, {int(row['epochs_run'])} epochs"
+        return f"extrapolated from {count(row['samples_timed'])} samples/epoch, {count(row['epochs_run'])} epochs"
+    text = f"measured, {count(row['epochs_run'])} epochs"
     return text + (f" ({status})" if status not in ("ok", None) else "")
 
 

@@ -11,6 +11,7 @@ import csv
 import io
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -223,12 +224,12 @@ def _append(path: Path, target: Path, columns: list[str], rows: list[dict]) -> N
         write_atomic(target, old + buffer.getvalue().encode(), durable=True)
 
 
+_NUMBER = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|inf|nan)", re.IGNORECASE)
+
+
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return text == ""
-    return True
+    """A number as this program writes one and pandas reads one (float() also takes "1_000" and spaces)."""
+    return text == "" or _NUMBER.fullmatch(text) is not None
 
 
 def _records(lines: list[str]) -> list[tuple[tuple[int, int], list[str]]]:
