@@ -27,7 +27,6 @@ from core.errors import BackendError, UserError
 def add_command(sub) -> None:
     p = sub.add_parser(
         "ab",
-        help="time two backends, or two versions of one, side by side in one process",
         description="Train A and B in one process on the same batches, epochs alternating, and "
         "print B's epoch time over A's; --epochs is for each side.",
     )
@@ -50,22 +49,26 @@ class Side:
 
 
 def resolve(arg: str):
-    """The usable backend that `arg` names: a registered backend, or else a module file."""
+    """The usable backend that `arg` names: a module file (.py), or else a registered backend."""
     from core.backend import backend_from_file, discover, get_backend
+    from core.errors import BackendError
 
-    registry = discover()
-    if arg in registry:
-        return get_backend(arg, registry)
     path = Path(arg)
-    if path.suffix != ".py" or not path.is_file():
+    if path.suffix == ".py" and path.is_file():
+        entry = backend_from_file(path)
+        if entry.problem:
+            raise UserError(f"{arg}: {entry.problem}")
+        return entry.backend
+    try:
+        return get_backend(arg)
+    except BackendError:
+        registry = discover()
+        if arg in registry:  # known, and unusable: get_backend's line says why
+            raise
         raise UserError(
             f"{arg!r} is neither a backend ({', '.join(registry)}) nor a backend module file (.py); "
             "give a name from `python -m bench list` or the path of a module"
-        )
-    entry = backend_from_file(path)
-    if entry.problem:
-        raise UserError(f"{arg}: {entry.problem}")
-    return entry.backend
+        ) from None
 
 
 @contextmanager

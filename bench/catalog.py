@@ -9,10 +9,10 @@ from bench.options import data_options
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("list", help="show every backend, its tier and dtypes, and why one is unavailable")
+    p = sub.add_parser("list")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("data", help="fetch and verify MNIST and say where it is")
+    p = sub.add_parser("data")
     data_options(p)
     p.set_defaults(func=cmd_data)
 

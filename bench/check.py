@@ -6,7 +6,7 @@ from bench.options import number
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("check", help="prove a backend matches the float64 numpy reference")
+    p = sub.add_parser("check")
     p.add_argument("name", help="backend name (see: bench list)")
     p.add_argument("--dtype", help="one dtype (default: every dtype the backend supports)")
     p.add_argument(

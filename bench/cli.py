@@ -13,24 +13,40 @@ import warnings
 from bench.options import Parser, program_name
 from core.errors import UserError
 
-COMMANDS = (
-    "catalog",
-    "run",
-    "compare",
-    "report",
-    "check",
-    "ab",
-    "evaluate",
-    "show",
-    "plots",
-    "ceiling",
-    "profile",
-    "scaling",
-    "sweep",
-)  # modules of bench/, in the order of `--help`
+COMMANDS = {  # command: its module of bench/ and what the list of commands says of it, in `--help`'s order
+    "list": ("catalog", "show every backend, its tier and dtypes, and why one is unavailable"),
+    "data": ("catalog", "fetch and verify MNIST and say where it is"),
+    "run": ("run", "train one backend and append its results"),
+    "all": ("compare", "run every available backend, each in a fresh process, and compare them"),
+    "report": ("report", "print the comparison table of a run from results/summary.csv"),
+    "check": ("check", "prove a backend matches the float64 numpy reference"),
+    "ab": ("ab", "time two backends, or two versions of one, side by side in one process"),
+    "evaluate": ("evaluate", "recompute a saved model's test accuracy and compare it with the stored one"),
+    "show": ("show", "draw digits and a saved model's weights in the terminal or as PNGs"),
+    "plot": ("plots", "draw a run's PNG plots from results/epochs.csv and results/summary.csv"),
+    "ceiling": ("ceiling", "measure this machine's peak GFLOP/s with a large numpy matrix product"),
+    "profile": ("profile", "time each part of one backend's training step and its share of the machine's ceiling"),
+    "scaling": ("scaling", "seconds per training sample over a grid of hidden and batch sizes (a sweep)"),
+    "sweep": ("sweep", "train every point of a grid of configurations, locally or on a Dask cluster"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Commands:
+    """The subparsers as a command's module sees them: `add_parser(name)` gets the command's line from
+    COMMANDS, which also opens its own --help."""
+
+    def __init__(self, sub):
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs):
+        line = COMMANDS[name][1]
+        kwargs.setdefault("description", line)
+        return self._sub.add_parser(name, help=line, **kwargs)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; given `command` (the one on the line, or "" for none), that command's
+    module alone is imported and the others are named with their line, so that `--help` answers at once."""
     import importlib
 
     parser = Parser(
@@ -39,13 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for name in COMMANDS:
-        module = importlib.import_module(f"bench.{name}")
-        module.add_command(sub)
-    for action in sub._choices_actions:  # a command's --help opens with what the list of commands says of it
-        command = sub.choices[action.dest]
-        command.description = command.description or action.help
+    loaded = set()
+    for name, (module, line) in COMMANDS.items():
+        if module in loaded:
+            continue
+        if command is None or COMMANDS.get(command, ("",))[0] == module:
+            importlib.import_module(f"bench.{module}").add_command(_Commands(sub))
+            loaded.add(module)
+        else:
+            sub.add_parser(name, help=line, add_help=False)
     return parser
+
+
+def _command_on(argv: list[str]) -> str:
+    """The command named on the line ("" for none): the first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 class _PipeSafe:
@@ -116,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"
     sys.stdout = out = _PipeSafe(sys.stdout)
     _interrupt_on("SIGTERM", "SIGHUP")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_on(argv))
     args = parser.parse_args(argv)
     try:
         code = args.func(args)

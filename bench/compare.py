@@ -25,7 +25,7 @@ class _Unset(int):
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("all", help="run every available backend, each in a fresh process, and compare them")
+    p = sub.add_parser("all")
     p.add_argument("--backends", help="comma-separated backend names (default: every available one)")
     p.add_argument("--tier", choices=TIERS, help="only the backends of this tier (default: both)")
     spec_options(p, several_threads=True)
@@ -152,7 +152,7 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
     from core.errors import UserError
 
     if args.backends is not None:
-        names = [n.strip() for n in args.backends.split(",") if n.strip()]
+        names = named(args.backends)
         if not names:
             raise UserError(
                 "--backends names no backend; give names such as numpy-plain,numba-tuned (see: python -m bench list)"
@@ -179,6 +179,11 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
     return names, jobs
 
 
+def named(backends: str | None) -> list[str]:
+    """The names in --backends (comma-separated)."""
+    return [n.strip() for n in (backends or "").split(",") if n.strip()]
+
+
 def _refuse_conflicts(args) -> None:
     """--quick sets the epochs and the budget, --full removes the budget: either, with an option it would
     override, is refused rather than one of them silently ignored."""
@@ -200,7 +205,7 @@ def cmd_all(args) -> int:
     from bench.cli import INTERRUPTED_BY
     from bench.report_rows import read_summary
     from core import results
-    from core.backend import discover
+    from core.backend import registry_of
     from core.environment import check_threads
     from core.mnist import load_mnist
 
@@ -210,7 +215,7 @@ def cmd_all(args) -> int:
     spec_from_args(args)  # a bad option is reported before anything runs
     for threads in args.threads:
         check_threads(threads)
-    registry = discover()
+    registry = registry_of(named(args.backends))  # the backends named alone, where they are found
     _, jobs = plan(args, registry)
     results.check_writable(args.results)  # before the data, the ceiling or any child
     results.set_aside_other_columns(args.results / "summary.csv", results.SUMMARY_COLUMNS)

@@ -10,7 +10,7 @@ from bench.options import data_options
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("evaluate", help="recompute a saved model's test accuracy and compare it with the stored one")
+    p = sub.add_parser("evaluate")
     p.add_argument("model", type=Path, help="a model saved by: bench run --save PATH")
     p.add_argument("--backend", default="numpy-plain", help="backend to evaluate with (default %(default)s)")
     p.add_argument("--dtype", help="default: the dtype the model was trained in, if the backend has it")

@@ -44,7 +44,6 @@ PART_NAMES = ("load", "forward 1", "small layers", "backward 1", "update W1")
 def add_command(sub) -> None:
     p = sub.add_parser(
         "profile",
-        help="time each part of one backend's training step and its share of the machine's ceiling",
         description="Time the full training step of one backend and each part of it alone (batch load, "
         "forward layer 1, the small layers, backward into layer 1, W1's update) over the same rows, "
         "with each part's GFLOP/s and share of the matrix-product ceiling.",

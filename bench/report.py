@@ -18,12 +18,12 @@ if TYPE_CHECKING:
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("report", help="print the comparison table of a run from results/summary.csv")
+    p = sub.add_parser("report")
     p.add_argument("run_id", nargs="?", help="default: the latest run")
     p.add_argument(
         "--wide", action="store_true", help="every column (as in results/comparison.md), not the 80-column table"
     )
-    p.add_argument("--results", type=folder, default=DEFAULT_RESULTS)
+    p.add_argument("--results", type=folder, default=DEFAULT_RESULTS, help="results folder")
     p.set_defaults(func=cmd_report)
 
 

@@ -13,7 +13,7 @@ from core.errors import UserError
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("run", help="train one backend and append its results")
+    p = sub.add_parser("run")
     p.add_argument("--backend", default="numpy-tuned", help="backend name (default %(default)s; see: bench list)")
     p.add_argument("--dtype", help="the backend's dtype (default: its first)")
     spec_options(p)

@@ -49,7 +49,7 @@ DEFAULT_WORKERS = PRESETS[PRESET].workers  # one cell at a time: timings undistu
 
 def add_command(sub) -> None:
     # fmt: off
-    p = sub.add_parser("scaling", help="seconds per training sample over a grid of hidden and batch sizes (a sweep)")
+    p = sub.add_parser("scaling")
     p.add_argument("--backends", help="comma-separated backend names (default: every available one)")
     p.add_argument("--dtypes", default="default",
                    help="'default' (each backend's first, as `bench all` runs it; the default), 'all' (every "
@@ -88,11 +88,11 @@ def add_command(sub) -> None:
 def _backends_and_dtypes(args) -> tuple[list[str], str | None]:
     """(backend names, the grid's dtype value or None for each backend's default), as --backends and
     --dtypes ask; unavailable backends are left out when none were named, with a line saying so."""
-    from core.backend import discover, get_backend
+    from core.backend import get_backend, registry_of
 
-    registry = discover()
+    names = list(dict.fromkeys(n.strip() for n in (args.backends or "").split(",") if n.strip()))
+    registry = registry_of(names)
     if args.backends:
-        names = list(dict.fromkeys(n.strip() for n in args.backends.split(",") if n.strip()))
         backends = {n: get_backend(n, registry) for n in names}  # unknown or unavailable: one line, exit 2
     else:
         for name, entry in registry.items():

@@ -19,7 +19,7 @@ from core.sweep import SWEEP_FILE
 if TYPE_CHECKING:
     import pandas as pd
 
-MARGIN = 1.10  # a crossover needs each side clearly ahead (by 10%) somewhere on either side of it
+MARGIN = 1.10  # a crossover needs each side clearly ahead (by this factor) somewhere on either side of it
 # The two ways along the grid: (x, the key fixed in each panel, the panel's name, what grows, where they cross)
 ALONG = (
     ("hidden", "batch_size", "batch {}", "H", "H = {:.0f}"),

@@ -29,7 +29,7 @@ from core.errors import UserError
 
 def add_command(sub) -> None:
     # fmt: off
-    p = sub.add_parser("show", help="draw digits and a saved model's weights in the terminal or as PNGs",
+    p = sub.add_parser("show",
                        description=__doc__.split("\n\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", type=Path, help="a model saved by: bench run --save PATH")
     what = p.add_argument_group("what to draw (with a model and nothing else chosen: --weights)")

@@ -59,7 +59,6 @@ GRID_HELP = (
 def add_command(sub) -> None:
     p = sub.add_parser(
         "sweep",
-        help="train every point of a grid of configurations, locally or on a Dask cluster",
         description=__doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

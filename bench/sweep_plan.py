@@ -18,7 +18,6 @@ from core.sweep import (
     Manifest,
     data_identity,
     expand,
-    find_backend,
     grid_text,
     parse_grid,
     read_grid_file,
@@ -115,7 +114,9 @@ def backend_names(text: str) -> list[str]:
 
 def _points(grid, names: list[str], epochs, budget_s, data_dir, unverified, evaluate: bool = True):
     """(every point, the sweep id), each backend checked to be usable here (its module alone imported)."""
-    backends = {name: tuple(find_backend(name).dtypes) for name in names}
+    from core.backend import get_backend
+
+    backends = {name: tuple(get_backend(name).dtypes) for name in names}
     points = expand(grid, backends, epochs)
     return points, sweep_id(points, data_identity(data_dir, unverified), budget_s, evaluate)
 

@@ -32,6 +32,7 @@ import hashlib
 import importlib
 import importlib.util
 import pkgutil
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,13 @@ def discover() -> dict[str, Entry]:
     return found
 
 
+def registry_of(names: list[str] | None) -> dict[str, Entry]:
+    """The registry of the backends `names` (each from its own module where that finds it, as
+    `get_backend` does), or of every backend when no names are given or one is not found that way."""
+    own = {name: _own_entry(name) for name in names or ()}
+    return own if own and all(own.values()) else discover()
+
+
 def backend_from_file(path: Path) -> Entry:
     """The backend defined by one module file outside the registry (a variant being tried, say).
 
@@ -143,14 +151,42 @@ def backend_from_file(path: Path) -> Entry:
 
 
 def get_backend(name: str, registry: dict[str, Entry] | None = None):
-    """The usable backend called `name`, or a BackendError saying what is known or why it is unusable."""
-    registry = discover() if registry is None else registry
+    """The usable backend called `name`, or a BackendError saying what is known or why it is unusable.
+
+    Without a registry only the backend's own module is imported where that finds it (backends/<name>.py,
+    dashes as underscores, or the entry point called `name`), since torch and jax are slow to import; an
+    unknown or unusable name falls back to discovering every backend, to say what is known."""
+    if registry is None:
+        own = _own_entry(name)
+        if own is not None:
+            return own.backend
+        registry = discover()
     if name not in registry:
         raise BackendError(unknown_backend(name, registry))
     entry = registry[name]
     if entry.problem:
         raise BackendError(f"backend {name!r} is unavailable: {entry.problem}")
     return entry.backend
+
+
+def _own_entry(name: str) -> Entry | None:
+    """The usable backend `name` from its own module or entry point alone; None where that does not find it."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+        return None
+    module = "backends." + name.replace("-", "_")
+    try:
+        here = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        here = False
+    if here and (entry := _entry(module, name, lambda: importlib.import_module(module))).name == name:
+        return None if entry.problem else entry
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        entry = _entry(f"entry point {ep.value}", name, ep.load)
+        if entry.name == name and not entry.problem:
+            return entry
+    return None
 
 
 def unknown_backend(name: str, registry: dict[str, Entry]) -> str:

@@ -20,7 +20,6 @@ import hashlib
 import itertools
 import math
 import os
-import re
 import socket
 import sys
 from dataclasses import asdict, dataclass, fields, replace
@@ -180,39 +179,6 @@ def sweep_id(points: list[Point], data: str, budget_s: float | None = None, eval
     return "sw-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def find_backend(name: str):
-    """The usable backend `name`, importing only its own module where that finds it: backends/<name>.py
-    (dashes as underscores) or the entry point called `name`. Otherwise (an unknown name, an unusable
-    backend) core.backend.get_backend, which imports every backend, says what is known. A sweep job
-    thus loads one backend, not all of them (torch and jax are slow to import)."""
-    import importlib
-    import importlib.util
-    from importlib.metadata import entry_points
-
-    from core.backend import ENTRY_POINT_GROUP, REQUIRED, discover, get_backend
-
-    def usable(load):
-        try:
-            backend = load()
-            ok = all(hasattr(backend, a) for a in REQUIRED) and backend.name == name
-            return backend if ok and backend.available() is None else None
-        except Exception:  # noqa: BLE001 - get_backend below says what is wrong
-            return None
-
-    if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
-        module = "backends." + name.replace("-", "_")
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if found and (backend := usable(lambda: importlib.import_module(module))) is not None:
-            return backend
-        for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
-            if (backend := usable(ep.load)) is not None:
-                return backend
-    return get_backend(name, discover())
-
-
 # ---------------------------------------------------------------- the job
 @dataclass(frozen=True)
 class Job:
@@ -278,14 +244,14 @@ def run_point(job: Job) -> dict:
     it failed on. Ctrl-C during training gives status "interrupted" (not a result; not to be recorded).
     """
     from core import environment
-    from core.backend import check_supports, resolve_dtype
+    from core.backend import check_supports, get_backend, resolve_dtype
     from core.driver import train_backend
 
     row = {**job.base_row(), "started_utc": utc(), "worker": _where()}
     started = perf_counter()
     with environment.limit_threads(1):
         try:
-            backend = find_backend(job.point.backend)
+            backend = get_backend(job.point.backend)
             dtype = resolve_dtype(backend, job.point.dtype)
             mnist = cached_mnist(job.data_dir, job.unverified)
             row.update(data=mnist.source, data_digest=mnist.digest)

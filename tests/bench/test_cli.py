@@ -90,3 +90,42 @@ def test_user_errors_are_one_line_without_traceback(args, message):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert message in lines[0]
+
+
+def test_every_command_is_listed_described_and_says_its_defaults():
+    import argparse
+
+    from bench.cli import COMMANDS, build_parser
+
+    def commands(parser):
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    full, listed_only = commands(build_parser()), commands(build_parser(""))
+    assert list(full) == list(listed_only) == list(COMMANDS)
+    for name, parser in full.items():
+        assert parser.description, f"{name} --help has no description"
+        for action in parser._actions:
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                formatter = parser._get_formatter()
+                formatter.add_argument(action)
+                assert "default" in formatter.format_help(), f"{name} {action.option_strings[0]} hides its default"
+
+
+def test_help_names_the_program_as_typed_and_imports_no_command(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys\nfrom bench.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pandas') or "
+        "m.startswith('bench.') and m not in ('bench.cli', 'bench.options')), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.startswith("usage: python -m bench "), done.stdout
+    assert done.stderr.strip() == "[]", done.stderr  # no library and no command's module
+    script = shutil.which("mnist-bench", path=str(Path(sys.executable).parent))
+    if script:  # installed with pip
+        done = subprocess.run([script, "run", "--help"], capture_output=True, text=True)
+        assert done.stdout.startswith("usage: mnist-bench run "), done.stdout
