@@ -1,4 +1,5 @@
-"""What the two JAX backends share that is not the math: the lazy import, XLA's threads, data and weights.
+"""What the two JAX backends share that is not the math: the lazy import, XLA's threads, the model,
+data and weights.
 
 jax is imported when `available()` is first asked, so the backend modules import without it. The
 network's math (forward, backward, update) is not here: each backend keeps its own in one block.
@@ -36,7 +37,7 @@ def available() -> str | None:
     return _problem
 
 
-def start(backend_name: str) -> int:
+def start() -> int:
     """Create XLA's CPU client, once per process, with as many threads as the BLAS limit in force; return them.
 
     XLA sizes its CPU thread pool when the client is created (on the first array) and never again:
@@ -48,7 +49,7 @@ def start(backend_name: str) -> int:
     """
     global threads
     if available():
-        raise RuntimeError(f"backend {backend_name!r} is unavailable: {available()}")
+        raise RuntimeError(f"the JAX backends are unavailable: {available()}")
     if threads is None:
         from core.environment import blas_info
 
@@ -73,20 +74,32 @@ class Data:
     Y: object  # jax.Array [n, 10] one-hot
 
 
-def load_params(weights, dtype: str) -> list:
-    """float64 numpy [(W, b), ...] -> [(W, b), ...] as jax arrays in `dtype`, W of shape [n_out, n_in]."""
-    return [(jnp.asarray(np.asarray(W, dtype)), jnp.asarray(np.asarray(b, dtype))) for W, b in weights]
+@dataclass
+class Model:
+    params: list  # [(W_l, b_l), ...] jax arrays, W_l [n_l, n_{l-1}]; training replaces them (jax-tuned donates)
+    activation: str
+    loss: str
+    batch_size: int  # the run's, for warmup to compile its shapes
+    threads: int  # XLA's CPU threads (start)
+
+
+def load(weights, spec, dtype: str) -> Model:
+    """float64 numpy [(W, b), ...] -> a Model of jax arrays in `dtype`."""
+    threads = start()
+    params = [(jnp.asarray(np.asarray(W, dtype)), jnp.asarray(np.asarray(b, dtype))) for W, b in weights]
+    return Model(params, spec.activation, spec.loss, spec.batch_size, threads)
 
 
 def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
+    start()
     X = images.astype(dtype) / np.asarray(255, dtype)  # the reference's exact pixel values
     Y = np.eye(10, dtype=dtype)[labels]
     return Data(jax.device_put(X), jax.device_put(Y))
 
 
-def weights(params) -> list[tuple[np.ndarray, np.ndarray]]:
+def weights(model: Model) -> list[tuple[np.ndarray, np.ndarray]]:
     # np.array copies, so the caller never holds a view of device memory
-    return [(np.array(W, np.float64), np.array(b, np.float64)) for W, b in params]
+    return [(np.array(W, np.float64), np.array(b, np.float64)) for W, b in model.params]
 
 
 PREDICT_CHUNK = 1000  # rows per forward pass; a short last chunk is padded, so one compiled shape serves any n

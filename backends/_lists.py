@@ -1,5 +1,5 @@
-"""What the two pure-Python backends share: the dataset and weights as lists of floats, and the
-activation functions. The math of each stays in its own module."""
+"""What the two pure-Python backends share: availability (nothing to install), the dataset and weights as
+lists of floats, the activation functions and prediction. The math of each stays in its own module."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from math import exp, tanh
 
 import numpy as np
+
+
+def available() -> str | None:
+    return None  # the interpreter is all they need
 
 
 @dataclass
@@ -44,6 +48,18 @@ def lists(weights) -> tuple[list, list]:
 def weights(model):
     """A model's W[l] and b[l] lists as float64 (W, b) arrays."""
     return [(np.array(W, np.float64), np.array(b, np.float64)) for W, b in zip(model.W[1:], model.b[1:])]
+
+
+PREDICT_CHUNK = 1000  # rows per forward pass, to bound the memory of the activations
+
+
+def predict(forward, model, data: Data) -> np.ndarray:
+    """argmax of a_L for every sample, from `forward(model, rows) -> (z, a)` on PREDICT_CHUNK rows at a time."""
+    out = []
+    for start in range(0, len(data.X), PREDICT_CHUNK):
+        _, a = forward(model, data.X[start : start + PREDICT_CHUNK])
+        out.extend(max(range(len(a_row)), key=a_row.__getitem__) for a_row in a[-1])  # argmax of a_L
+    return np.array(out, dtype=np.int64)
 
 
 def _sigmoid(v: float) -> float:

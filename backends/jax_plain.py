@@ -11,49 +11,24 @@ It is deliberately nothing more: no loop in compiled code, no buffer donation; t
 backends/jax_tuned.py.
 
 Layers are numbered from 1 as in the design: `params[l - 1]` holds `(W_l, b_l)`, W_l of shape
-[n_l, n_{l-1}]. jax, x64 mode and XLA's threads: backends/_jax_common.py.
+[n_l, n_{l-1}]. jax, x64 mode, XLA's threads, the model and the dataset: backends/_jax_common.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
 from backends import _jax_common as common
 
+# available(), the model, the dataset and the weights handed back, as jax-tuned has them: only the math differs
+from backends._jax_common import Data, Model, available, load, load_data, weights  # noqa: F401 - the contract's
+
 name = "jax-plain"
 tier = "plain"
 summary = "JAX as a user writes it first: a cost function, jax.grad, a jitted step called once per batch"
 dtypes = ("float32", "float64")
-
-
-def available() -> str | None:
-    return common.available()
-
-
-@dataclass
-class Model:
-    params: list  # [(W_l, b_l), ...] jax arrays, replaced by every step
-    activation: str
-    loss: str
-    batch_size: int  # the run's, for warmup to compile its shape
-    threads: int  # XLA's CPU threads (backends/_jax_common.start)
-
-
-def load(weights, spec, dtype: str) -> Model:
-    threads = common.start(name)
-    return Model(common.load_params(weights, dtype), spec.activation, spec.loss, spec.batch_size, threads)
-
-
-def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> common.Data:
-    common.start(name)
-    return common.load_data(images, labels, dtype)
-
-
-def weights(model: Model) -> list[tuple[np.ndarray, np.ndarray]]:
-    return common.weights(model.params)
 
 
 # ---------------------------------------------------------------- the math: forward, cost, gradient, update
@@ -96,7 +71,7 @@ def _jit(fn, **static):
     return partial(_jitted[fn], **static)
 
 
-def train(model: Model, data: common.Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
+def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
     step = _jit(_step, activation=model.activation, loss=model.loss)
     lr = float(lr)  # a NumPy scalar lr would promote a float32 model to float64
     rows = np.asarray(rows)
@@ -113,11 +88,11 @@ def _classes(params, X, activation: str, loss: str):
     return a_L.argmax(axis=1)  # of a_L, not z_L: a_L may tie where z_L does not (relu, a saturated sigmoid)
 
 
-def predict(model: Model, data: common.Data) -> np.ndarray:
+def predict(model: Model, data: Data) -> np.ndarray:
     return common.predict(_jit(_classes, activation=model.activation, loss=model.loss), model.params, data)
 
 
-def warmup(model: Model, data: common.Data) -> None:
+def warmup(model: Model, data: Data) -> None:
     """Trace and compile the step for a full batch and for the epoch's short last batch, if it has one,
     and prediction, on a copy: steps replace `scratch.params` only, so the model stays as it was."""
     scratch = Model(model.params, model.activation, model.loss, model.batch_size, model.threads)
@@ -125,4 +100,4 @@ def warmup(model: Model, data: common.Data) -> None:
     train(scratch, data, np.arange(min(n, B)), B, 0.1)
     if n % B and n > B:
         train(scratch, data, np.arange(n % B), B, 0.1)
-    predict(scratch, common.Data(data.X[: common.PREDICT_CHUNK], data.Y[: common.PREDICT_CHUNK]))
+    predict(scratch, Data(data.X[: common.PREDICT_CHUNK], data.Y[: common.PREDICT_CHUNK]))

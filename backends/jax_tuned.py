@@ -17,51 +17,26 @@ of batches, so the driver's slices of an epoch compiled again inside the first t
 extra pass over the data, slower); the weights stored transposed (slower); the bias folded into
 the weights, XLA's fast-math, XNNPACK and fusion options (no gain beyond the noise).
 
-Layers are numbered from 1 as in the design: `params[l - 1]` holds `(W_l, b_l)`, W_l of shape
-[n_l, n_{l-1}]. jax, x64 mode and XLA's threads: backends/_jax_common.py.
+Layers and parameters are numbered as in jax-plain (`params[l - 1]` holds `(W_l, b_l)`); jax, x64
+mode, XLA's threads, the model and the dataset are backends/_jax_common.py's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
 from backends import _jax_common as common
-from backends.jax_plain import f, forward  # the same forward pass; what differs is the loop around it
+
+# available(), the model, the dataset and the weights handed back, as jax-plain has them: only the math differs
+from backends._jax_common import Data, Model, available, load, load_data, weights  # noqa: F401 - the contract's
+from backends.jax_plain import f, forward, predict  # the same forward pass and prediction: only training differs
 
 name = "jax-tuned"
 tier = "tuned"
 summary = "JAX, all the batches of a call in one compiled XLA loop (fori_loop), rows gathered inside it"
 dtypes = ("float32", "float64")
-
-
-def available() -> str | None:
-    return common.available()
-
-
-@dataclass
-class Model:
-    params: list  # [(W_l, b_l), ...] jax arrays, replaced (and the old ones donated) by every call
-    activation: str
-    loss: str
-    batch_size: int  # the run's, for warmup to compile its shapes
-    threads: int  # XLA's CPU threads (backends/_jax_common.start)
-
-
-def load(weights, spec, dtype: str) -> Model:
-    threads = common.start(name)
-    return Model(common.load_params(weights, dtype), spec.activation, spec.loss, spec.batch_size, threads)
-
-
-def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> common.Data:
-    common.start(name)
-    return common.load_data(images, labels, dtype)
-
-
-def weights(model: Model) -> list[tuple[np.ndarray, np.ndarray]]:
-    return common.weights(model.params)
 
 
 # ---------------------------------------------------------------- the math: forward, cost, gradient, update
@@ -92,25 +67,22 @@ def _batches(params, X, Y, idx, count, last_rows, lr, activation: str, loss: str
     return jax.lax.fori_loop(0, count, step, params)
 
 
-_jitted: dict = {}  # the jitted functions, made once jax is imported
-
-
-def _jit(fn, donate: bool = False, **static):
-    if fn not in _jitted:
-        _jitted[fn] = common.jax.jit(fn, static_argnames=tuple(static), donate_argnums=(0,) if donate else ())
-    return partial(_jitted[fn], **static)
+_jitted: dict = {}  # _batches jitted, made once jax is imported
 
 
 def _loop(model: Model):
-    return _jit(_batches, donate=True, activation=model.activation, loss=model.loss)
+    """_batches, jitted with the parameters donated, for the model's activation and loss."""
+    if _batches not in _jitted:
+        _jitted[_batches] = common.jax.jit(_batches, static_argnames=("activation", "loss"), donate_argnums=(0,))
+    return partial(_jitted[_batches], activation=model.activation, loss=model.loss)
 
 
-def _capacity(data: common.Data, batch_size: int) -> int:
+def _capacity(data: Data, batch_size: int) -> int:
     """Batches the loop's index array holds: every batch of an epoch of the dataset."""
     return -(-data.X.shape[0] // batch_size)
 
 
-def train(model: Model, data: common.Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
+def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float) -> None:
     loop, lr, B = _loop(model), float(lr), batch_size  # a NumPy scalar lr would promote a float32 model
     rows = np.asarray(rows, np.int32)
     n_batches, capacity = -(-len(rows) // B), _capacity(data, B)
@@ -125,18 +97,8 @@ def train(model: Model, data: common.Data, rows: np.ndarray, batch_size: int, lr
     common.jax.block_until_ready(model.params)  # jax returns before the work is done: the caller times train
 
 
-# ---------------------------------------------------------------- inference and warm-up
-def _classes(params, X, activation: str, loss: str):
-    z_L = forward(params, X, activation)
-    a_L = common.jax.nn.softmax(z_L) if loss == "cross-entropy" else f(activation, z_L)
-    return a_L.argmax(axis=1)  # of a_L, not z_L: a_L may tie where z_L does not (relu, a saturated sigmoid)
-
-
-def predict(model: Model, data: common.Data) -> np.ndarray:
-    return common.predict(_jit(_classes, activation=model.activation, loss=model.loss), model.params, data)
-
-
-def warmup(model: Model, data: common.Data) -> None:
+# ---------------------------------------------------------------- warm-up
+def warmup(model: Model, data: Data) -> None:
     """Compile the loop for this dataset (every call on it uses the same shapes) and prediction. The loop
     runs zero batches, on a copy (the parameters are donated): the model stays as it was."""
     jnp, B = common.jnp, model.batch_size
@@ -144,5 +106,5 @@ def warmup(model: Model, data: common.Data) -> None:
     scratch = _loop(model)(scratch, data.X, data.Y, np.zeros((_capacity(data, B), B), np.int32), 0, B, 0.0)
     predict(
         Model(scratch, model.activation, model.loss, B, model.threads),
-        common.Data(data.X[: common.PREDICT_CHUNK], data.Y[: common.PREDICT_CHUNK]),
+        Data(data.X[: common.PREDICT_CHUNK], data.Y[: common.PREDICT_CHUNK]),
     )

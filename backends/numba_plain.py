@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backends.numpy_plain import Data  # the same dataset: pixels / 255 and one-hot labels
+
 try:
     from numba import njit
 except ImportError as exc:  # numba missing: this backend is unavailable, the harness still runs
@@ -54,12 +56,6 @@ PREDICT_CHUNK = 1000  # rows per forward pass in predict
 
 def available() -> str | None:
     return _MISSING
-
-
-@dataclass
-class Data:
-    X: np.ndarray  # [n, 784] pixels / 255
-    Y: np.ndarray  # [n, 10] one-hot
 
 
 @dataclass

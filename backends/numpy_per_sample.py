@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backends import numpy_plain
-from backends.numpy_plain import Data
+from backends.numpy_plain import Data, _f  # _f: f(z) is elementwise, the same on one sample as on a batch
 
 # the data, and the weights handed back, as numpy-plain has them: only the math differs
 load_data, weights = numpy_plain.load_data, numpy_plain.weights
@@ -41,39 +41,25 @@ def available() -> str | None:
 
 
 @dataclass
-class Model:
-    W: list  # W[l]: [n_l, n_{l-1}]
-    b: list  # b[l]: [n_l]
-    activation: str
-    loss: str
-    grad_W: list = field(default_factory=list)  # grad_W[l]: [n_l, n_{l-1}], summed over the batch
-    grad_b: list = field(default_factory=list)  # grad_b[l]: [n_l]
-    outer: list = field(default_factory=list)  # outer[l]: one sample's delta_l a_{l-1}^T
+class Model(numpy_plain.Model):
+    """numpy-plain's model, with the batch's gradient sums and the outer-product scratch beside it."""
+
+    grad_W: list = field(init=False)  # grad_W[l]: [n_l, n_{l-1}], summed over the batch
+    grad_b: list = field(init=False)  # grad_b[l]: [n_l]
+    outer: list = field(init=False)  # outer[l]: one sample's delta_l a_{l-1}^T
+
+    def __post_init__(self) -> None:
+        self.grad_W = [None] + [np.empty_like(w) for w in self.W[1:]]
+        self.grad_b = [None] + [np.empty_like(v) for v in self.b[1:]]
+        self.outer = [None] + [np.empty_like(w) for w in self.W[1:]]
 
 
 def load(weights, spec, dtype: str) -> Model:
-    W = [None] + [np.array(w, dtype=dtype) for w, _ in weights]
-    b = [None] + [np.array(bias, dtype=dtype) for _, bias in weights]
-    return Model(
-        W,
-        b,
-        spec.activation,
-        spec.loss,
-        grad_W=[None] + [np.empty_like(w) for w in W[1:]],
-        grad_b=[None] + [np.empty_like(v) for v in b[1:]],
-        outer=[None] + [np.empty_like(w) for w in W[1:]],
-    )
+    plain = numpy_plain.load(weights, spec, dtype)
+    return Model(plain.W, plain.b, plain.activation, plain.loss)
 
 
 # ---------------------------------------------------------------- the math: forward, backward, update
-def _f(kind: str, z: np.ndarray) -> np.ndarray:
-    if kind == "sigmoid":  # 1 / (1 + e^-z); e^-z may overflow to inf, giving the right limit 0
-        return 1 / (1 + np.exp(-z))
-    if kind == "tanh":
-        return np.tanh(z)
-    return np.maximum(z, 0)  # relu
-
-
 def _f_prime(kind: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
     """f'(z), from a = f(z) where that is cheaper."""
     if kind == "sigmoid":

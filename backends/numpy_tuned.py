@@ -39,20 +39,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# numpy-plain's dataset, X holding [n, 800] rows: pixels / 255, a column of ones, zeros (see `_width`)
+from backends.numpy_plain import Data, available  # noqa: F401 - available(): numpy is all either needs
+
 name = "numpy-tuned"
 tier = "tuned"
 summary = "numpy arrays, the batch as one matrix product per layer (BLAS)"
 dtypes = ("float32", "float64")
-
-
-def available() -> str | None:
-    return None
-
-
-@dataclass
-class Data:
-    X: np.ndarray  # [n, 800]: pixels / 255, a column of ones, zeros (see `_width`)
-    Y: np.ndarray  # [n, 10] one-hot
 
 
 @dataclass

@@ -22,17 +22,16 @@ import numpy as np
 from backends import _lists
 from backends._lists import F_PRIME, Data, F, Model, lists, softmax
 
-load_data, weights = _lists.load_data, _lists.weights  # as python-tuned's: the data and weights as lists
+# available(), load_data() and weights() re-exported (`x as x`), as python-tuned has them: only the math differs
+from backends._lists import available as available
+from backends._lists import load_data as load_data
+from backends._lists import weights as weights
 
 name = "python-plain"
 tier = "plain"
 summary = "pure-Python lists of floats, every multiply-add in the interpreter (the baseline)"
 dtypes = ("float64",)
 threaded = False  # the interpreter runs it on one thread whatever --threads says
-
-
-def available() -> str | None:
-    return None
 
 
 def load(weights, spec, dtype: str) -> Model:
@@ -102,12 +101,5 @@ def train(model: Model, data: Data, rows: np.ndarray, batch_size: int, lr: float
 
 
 # ---------------------------------------------------------------- inference
-PREDICT_CHUNK = 1000
-
-
 def predict(model: Model, data: Data) -> np.ndarray:
-    out = []
-    for start in range(0, len(data.X), PREDICT_CHUNK):
-        _, a = _forward(model, data.X[start : start + PREDICT_CHUNK])
-        out.extend(max(range(len(a_row)), key=a_row.__getitem__) for a_row in a[-1])  # argmax of a_L
-    return np.array(out, dtype=np.int64)
+    return _lists.predict(_forward, model, data)

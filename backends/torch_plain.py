@@ -8,7 +8,7 @@ lr. It is deliberately nothing more: no preallocated buffers, no in-place kernel
 hand, no flush-to-zero (those are backends/torch_tuned.py's), and no `torch.compile`.
 
 torch's intra-op thread pool is set to the BLAS thread count in force (what `--threads` set), as the
-harness requires of every backend. torch is imported when `available()` is first asked.
+harness requires of every backend. Without torch the module still imports, and `available()` says why.
 """
 
 from __future__ import annotations
@@ -25,13 +25,11 @@ tier = "plain"
 summary = "PyTorch as tutorials write it: nn.Linear layers, loss.backward(), torch.optim.SGD"
 dtypes = ("float32", "float64")
 
-torch = None  # the module, once available() has imported it
+torch, _MISSING = optional_import("torch", "torch")  # (None, why) where torch cannot be imported
 
 
 def available() -> str | None:
-    global torch
-    torch, problem = optional_import("torch", "torch")
-    return problem
+    return _MISSING
 
 
 @dataclass

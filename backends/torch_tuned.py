@@ -20,7 +20,7 @@ It is deliberately not `torch.compile`: the compiled step ran slower than these 
 
 torch keeps its own thread pool, which threadpoolctl does not fully reach: `load` sets it to the
 BLAS thread count in force (what `--threads` set through core.environment.limit_threads).
-torch is imported when `available()` is first asked, so this module imports without it.
+Without torch the module still imports, and `available()` says why.
 
 Layers are numbered as in the design: `Wb[1]`, `a[1]`, `delta[2]`... with `x[0] = [a_0 | 1]` the
 input batch; index 0 of `Wb`, `a` and `delta` is unused.
@@ -44,13 +44,11 @@ dtypes = ("float32", "float64")
 
 N_CLASSES = 10
 
-torch = None  # the module, once available() has imported it
+torch, _MISSING = optional_import("torch", "torch")  # (None, why) where torch cannot be imported
 
 
 def available() -> str | None:
-    global torch
-    torch, problem = optional_import("torch", "torch")
-    return problem
+    return _MISSING
 
 
 @dataclass

@@ -10,8 +10,9 @@ stored). With threads sharing the batches, threads.py runs `train_one_hidden`'s 
 
 The kernels take three bundles, `net` (the model's arrays), `data` (the images) and `buf` (the
 step's intermediate arrays), with the fields of Net, Data and Buffers below, and unpack them by
-position in their first lines. The callers pass them as plain tuples: numba's dispatcher types a
-tuple of arrays in C, but a namedtuple in Python, array by array, on every call.
+position in their first lines (the one-hidden-layer kernels through `one_hidden`, which names each
+array). The callers pass them as plain tuples: numba's dispatcher types a tuple of arrays in C, but
+a namedtuple in Python, array by array, on every call.
 """
 
 from __future__ import annotations
@@ -55,10 +56,9 @@ class Buffers(NamedTuple):
 @njit(**JIT)
 def train_one_hidden(net, data, rows, batch_size, lr, buf):
     """SGD over `rows` in consecutive batches of `batch_size` for layers n0, n1, n2 (784, 36, 10)."""
-    sizes, (_, W1, W2), (_, b1, b2), activation, loss = net
+    (n0, n1, n2), (W1, b1, W2, b2), (z1, z2), (a0, a1, a2), (delta1, delta2) = one_hidden(net, buf)
     X, labels, c255 = data
-    (_, z1, z2), (a0, a1, a2), (_, delta1, delta2) = buf
-    n0, n1, n2 = sizes[0], sizes[1], sizes[2]
+    _, _, _, activation, loss = net
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
         load_batch(X, c255, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
@@ -77,6 +77,15 @@ def train_one_hidden(net, data, rows, batch_size, lr, buf):
         sgd_step(delta1, a0, W1, b1, eta, B, n0, n1)  # W1 -= eta delta1^T a0,  b1 -= eta (sum of delta1's rows)
 
 
+@njit(**JIT)
+def one_hidden(net, buf):
+    """The arrays of a one-hidden-layer network by the design's names, for the kernels above and below:
+    (n0, n1, n2), (W1, b1, W2, b2), (z1, z2), (a0, a1, a2), (delta1, delta2)."""
+    sizes, (_, W1, W2), (_, b1, b2), _, _ = net
+    (_, z1, z2), (a0, a1, a2), (_, delta1, delta2) = buf
+    return (sizes[0], sizes[1], sizes[2]), (W1, b1, W2, b2), (z1, z2), (a0, a1, a2), (delta1, delta2)
+
+
 # The parts of train_one_hidden's step that `bench profile` times one at a time (bits of `parts`).
 LOAD, FORWARD1, SMALL, BACKWARD1, UPDATE1 = 1, 2, 4, 8, 16
 ALL_PARTS = LOAD | FORWARD1 | SMALL | BACKWARD1 | UPDATE1
@@ -87,10 +96,9 @@ def train_parts(parts, net, data, rows, batch_size, lr, buf):
     """train_one_hidden's batches running only the parts whose bits are set in `parts`, for
     `bench profile` (the `profile_parts` hook in __init__.py): the same calls in the same order, so a
     part runs alone as it does in the step, on whatever the buffers hold from the last full step."""
-    sizes, (_, W1, W2), (_, b1, b2), activation, loss = net
+    (n0, n1, n2), (W1, b1, W2, b2), (z1, z2), (a0, a1, a2), (delta1, delta2) = one_hidden(net, buf)
     X, labels, c255 = data
-    (_, z1, z2), (a0, a1, a2), (_, delta1, delta2) = buf
-    n0, n1, n2 = sizes[0], sizes[1], sizes[2]
+    _, _, _, activation, loss = net
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
         eta = a0.dtype.type(lr / B)

@@ -1,11 +1,14 @@
 """What the command-line tests share: reading a results CSV, the options of a run on the synthetic IDX
-set, a backend plugin in another distribution, and waiting for and stopping child processes."""
+set, a backend plugin in another distribution, and starting, waiting for, interrupting and stopping
+child processes."""
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -75,3 +78,36 @@ def start_sweep(idx_dir, results, *grid: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def group_gone(pgid: int) -> bool:
+    """No process is left in process group `pgid`."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@contextmanager
+def at_a_terminal(args: list[str], env: dict):
+    """`args` in a child process of its own process group, as a shell at a terminal starts a command,
+    pipes open; on the way out, whatever of the group still runs is killed."""
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        if not group_gone(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+        stop([proc])
+
+
+def ctrl_c(proc: subprocess.Popen, ready, timeout: float, what: str) -> str:
+    """Once `ready()` (`what`, within `timeout` s), Ctrl-C as at a terminal: SIGINT to the whole process
+    group of `proc`, started by `at_a_terminal`; its stderr once it has exited."""
+    wait_for(ready, timeout, what, [proc])
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    return stderr

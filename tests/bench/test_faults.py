@@ -15,7 +15,7 @@ import pytest
 
 from core import results
 from core.errors import UserError
-from tests.bench.helpers import data_args, plugin_env, rows, wait_for
+from tests.bench.helpers import at_a_terminal, ctrl_c, data_args, plugin_env, rows, wait_for
 from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow  # processes end to end: a minute or more in all
@@ -143,22 +143,8 @@ def test_ctrl_c_at_a_terminal_stops_all_and_its_child_and_records_the_finished_e
     """Ctrl-C signals the whole process group: `bench all` and the `bench run` it started."""
     out = tmp_path / "results"
     args = [sys.executable, "-m", "bench", "all", "--backends", "fault", "--settle", "0", *common(idx_dir, out, 50)]
-    proc = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env=dict(fault_env, FAULT="slow"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a shell gives a command
-    )
-    try:
-        wait_for(lambda: len(rows(out / "epochs.csv")) >= 1, 60, "a finished epoch", [proc])
-        os.killpg(proc.pid, signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    with at_a_terminal(args, dict(fault_env, FAULT="slow")) as proc:
+        stderr = ctrl_c(proc, lambda: len(rows(out / "epochs.csv")) >= 1, 60, "a finished epoch")
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr
     (summary,) = rows(out / "summary.csv")
     assert summary["status"] == "interrupted" and int(summary["epochs_run"]) == len(rows(out / "epochs.csv")) >= 1

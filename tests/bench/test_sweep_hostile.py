@@ -5,9 +5,6 @@ Each ends in one line and the right exit code, never a traceback.
 
 import csv
 import math
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,8 +15,8 @@ from bench.sweep import SweepRequest, plan, print_report, read_sweep
 from core import results
 from core.errors import UserError
 from core.sweep import MAX_POINTS, SWEEP_COLUMNS, Job, Manifest, expand, parse_grid, read_grid_file
-from tests.bench.helpers import SLOW_JOB, child_env, data_args, rows, stop, wait_for
-from tests.conftest import ROOT, run_cli
+from tests.bench.helpers import SLOW_JOB, at_a_terminal, child_env, ctrl_c, data_args, group_gone, rows, wait_for
+from tests.conftest import run_cli
 
 
 # ---------------------------------------------------------------- a grid too large
@@ -163,36 +160,13 @@ def test_a_sweep_row_with_no_accuracy_or_seconds_is_reported_without_them(tmp_pa
 
 
 # ---------------------------------------------------------------- Ctrl-C at the terminal
-def group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 def test_ctrl_c_of_a_local_cluster_sweep_is_one_line_and_loses_nothing(idx_dir, tmp_path):
     """Ctrl-C at a terminal signals the whole process group: the sweep and its worker processes."""
     out = tmp_path / "results"
     cmd = [sys.executable, "-m", "bench", "sweep", "--grid", "hidden=32;seed=0-3", *SLOW_JOB, "--workers", "2"]
-    proc = subprocess.Popen(
-        [*cmd, "--quiet", *data_args(idx_dir, out)],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a shell gives a command
-    )
-    try:
-        wait_for(lambda: len(rows(out / "sweep.csv")) >= 1, 90, "the first row", [proc])
-        os.killpg(proc.pid, signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
+    with at_a_terminal([*cmd, "--quiet", *data_args(idx_dir, out)], child_env()) as proc:
+        stderr = ctrl_c(proc, lambda: len(rows(out / "sweep.csv")) >= 1, 90, "the first row")
         wait_for(lambda: group_gone(proc.pid), 20, "the worker processes to end")
-    finally:
-        if not group_gone(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-        stop([proc])
     assert proc.returncode == 130
     assert "Traceback" not in stderr and len(stderr.splitlines()) == 1, stderr
     recorded = rows(out / "sweep.csv")

@@ -43,12 +43,17 @@ def test_a_symlinked_results_file_is_written_through(tmp_path):
     assert link.is_symlink() and real.read_text() == "a,b,c\n1,2,3\n4,5,6\n"
 
 
-def test_a_reader_skips_malformed_lines_with_one_warning(tmp_path):
+def read_around(tmp_path, text: str, warning: str) -> list:
+    """Column a of a results file holding `text`, read with one UserWarning that matches `warning`."""
     path = tmp_path / "x.csv"
-    path.write_text("a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n")
-    with pytest.warns(UserWarning, match=r"skipped 2 malformed line\(s\): line 3, 4"):
-        df = results.read_csv(path, ("a",))
-    assert df["a"].tolist() == [1, 10]
+    path.write_text(text)
+    with pytest.warns(UserWarning, match=warning):
+        return results.read_csv(path, ("a",))["a"].tolist()
+
+
+def test_a_reader_skips_malformed_lines_with_one_warning(tmp_path):
+    text = "a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n"
+    assert read_around(tmp_path, text, r"skipped 2 malformed line\(s\): line 3, 4") == [1, 10]
 
 
 def test_a_missing_column_is_named(tmp_path):
@@ -155,10 +160,7 @@ def test_a_run_into_a_folder_of_an_older_version_warns_before_epoch_1_and_loses_
 
 
 def test_a_stray_quote_does_not_swallow_the_lines_after_it(tmp_path):
+    assert read_around(tmp_path, 'a,b,c\n1,"2,3\n4,5,6\n7,8,9\n', r"skipped 1 malformed line\(s\): line 2$") == [4, 7]
     path = tmp_path / "x.csv"
-    path.write_text('a,b,c\n1,"2,3\n4,5,6\n7,8,9\n')
-    with pytest.warns(UserWarning, match=r"skipped 1 malformed line\(s\): line 2$"):
-        df = results.read_csv(path, ("a",))
-    assert df["a"].tolist() == [4, 7]
     path.write_text('a,b,c\n7,8,"multi\nline"\n10,11,12\n')  # a quoted newline is a field, not damage
     assert results.read_csv(path, ("a",))["c"].tolist() == ["multi\nline", "12"]
