@@ -57,6 +57,7 @@ class Model:
     batch_size: int = 10  # the spec's, which `warmup` prepares for
     buffers: dict = field(default_factory=dict)  # batch size -> math.Buffers
     crew: threads.Crew | None = None  # the helper threads, when threads share the batches
+    split: list | None = None  # each thread's hidden units lo:hi, measured in warm-up (threads.measured_split)
 
     def __deepcopy__(self, memo):  # the weights only: buffers and threads stay with the original
         W, b = copy.deepcopy(self.net.W, memo), copy.deepcopy(self.net.b, memo)
@@ -118,14 +119,15 @@ def predict(model: Model, data: Data) -> np.ndarray:
 def warmup(model: Model, data: Data) -> None:
     """Compile (or load from the on-disk cache) the train and predict kernels for this model's dtype
     and layers, on a scratch copy, and give the model its buffers and, when threads share the batches,
-    its crew (made in the first timed call, it would cost that call the threads' start). The model's
-    weights are left as they were."""
+    its crew (made in the first timed call, it would cost that call the threads' start), which shares
+    the hidden units as timing a few splits here found fastest. The model's weights are left as they were."""
     B = model.batch_size
     scratch = copy.deepcopy(model)
     train(scratch, data, np.arange(min(len(data.X), 2 * B)), B, 0.1)
     predict(scratch, Data(data.X[:20], data.labels[:20], data.c255))
     T = _threads(model)
     if T > 1:
+        model.split = threads.measured_split(model.net, data, B, T)
         threads.crew_for(model, data, B, T, len(data.X))
     else:
         _buffers(model, B)

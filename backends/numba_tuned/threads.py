@@ -36,8 +36,7 @@ def split(n1: int, T: int, rates=None) -> list[tuple[int, int]]:
 
     Not 18 and 18: 18 rows of W1 are 4 blocks of 4 and 2 rows that `affine_4x5` takes more slowly a
     row, and thread 0, the calling thread, has run the same work faster than the helper
-    (docs/kernels.md). The rates are for a split measured on the CPU it runs on; nothing measures
-    them yet.
+    (docs/kernels.md). `measured_split` chooses among such splits by timing them.
     """
     if rates is None or len(rates) != T or not all(r > 0 and r < float("inf") for r in rates):
         rates = [1.0] * T  # equal shares: unmeasured, or a measurement that says nothing
@@ -198,10 +197,10 @@ class Crew:
 
     POLLS = 20_000  # spin polls before a helper sleeps: longer than the gap between two calls of an epoch
 
-    def __init__(self, net, data, batch_size: int, T: int, capacity: int) -> None:
+    def __init__(self, net, data, batch_size: int, T: int, capacity: int, bounds=None) -> None:
         self.net, self.data, self.batch_size, self.T = net, data, batch_size, T
         n0, n1, n2 = (int(n) for n in net.sizes)
-        bounds = split(n1, T)
+        bounds = bounds or split(n1, T)
         units = max(hi - lo for lo, hi in bounds)
         dtype, B = net.W[1].dtype, batch_size
 
@@ -273,12 +272,54 @@ class Crew:
 
 
 def crew_for(model, data, batch_size: int, T: int, n_rows: int) -> Crew:
-    """The model's crew for this data, batch size and T that takes n_rows rows a call: its own, or a new one."""
+    """The model's crew for this data, batch size and T that takes n_rows rows a call: its own, or a new
+    one sharing the hidden units as `model.split` says (measured in warm-up), else equally."""
     crew = model.crew
     fits = crew is not None and crew.data is data and (crew.batch_size, crew.T) == (batch_size, T)
     if not fits or n_rows > len(crew.shared.rows):
         if crew is not None:
             crew.close()
-        crew = model.crew = Crew(model.net, data, batch_size, T, max(n_rows, len(data.X)))
+        bounds = model.split if model.split and len(model.split) == T else None
+        crew = model.crew = Crew(model.net, data, batch_size, T, max(n_rows, len(data.X)), bounds)
         weakref.finalize(model, crew.close)  # the crew holds the model's arrays, never the model
     return crew
+
+
+PROBE_ROWS = 12_000  # rows each candidate split trains in warm-up, a fifth of an epoch
+PROBE_ROUNDS = 3  # each candidate's best of this many, the candidates taking turns
+SHARES = (0.5, 0.8, 1.0, 1.25, 2.0)  # thread 0's speed over the others', as the candidates assume
+
+
+def measured_split(net, data, batch_size: int, T: int) -> list[tuple[int, int]]:
+    """The split of the hidden units that trains fastest here. The calling thread and the helpers need
+    not run at one speed (a sibling hyperthread, a busy core, a VM's vCPUs, the extra work thread 0
+    does), so each candidate (`split` with thread 0 SHARES times as fast as the others) trains a copy of
+    the weights over the same random rows, and the one with the shortest best time wins. Measured once
+    per process and shape: every model of a process then trains alike, bit for bit."""
+    import time
+
+    n1 = int(net.sizes[1])
+    key = (n1, T, batch_size, net.W[1].dtype.name)
+    if key in _MEASURED:
+        return _MEASURED[key]
+    candidates = list(dict.fromkeys(tuple(split(n1, T, [s] + [1.0] * (T - 1))) for s in SHARES))
+    if len(candidates) == 1:
+        return list(candidates[0])
+    copy = net._replace(W=tuple(W.copy() for W in net.W), b=tuple(b.copy() for b in net.b))
+    rows = np.random.default_rng(0).permutation(len(data.X))[:PROBE_ROWS].astype(np.int64)
+    best = [float("inf")] * len(candidates)
+    for _ in range(PROBE_ROUNDS):
+        for i, bounds in enumerate(candidates):
+            crew = Crew(copy, data, batch_size, T, len(rows), list(bounds))
+            try:
+                crew.run(rows[: 2 * batch_size], 0.1)  # the helper awake, the buffers touched
+                start = time.perf_counter()
+                crew.run(rows, 0.1)
+                best[i] = min(best[i], time.perf_counter() - start)
+            finally:
+                crew.close()
+    _MEASURED[key] = list(candidates[best.index(min(best))])
+    return _MEASURED[key]
+
+
+_MEASURED: dict[tuple, list[tuple[int, int]]] = {}  # measured_split's choices in this process

@@ -75,9 +75,11 @@ def test_two_threads_agree_with_one_while_the_machine_is_busy():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_rows_in_pieces_train_as_rows_at_once(threads):
+def test_rows_in_pieces_train_as_rows_at_once(threads, monkeypatch):
     """The driver hands an epoch over in pieces (for its progress bar); on batch boundaries that
-    changes nothing, and the crew of threads carries over from one call to the next."""
+    changes nothing, and the crew of threads carries over from one call to the next. (The split of
+    the units is fixed here: measured, two runs may split them differently and round differently.)"""
+    monkeypatch.setattr(nb.threads, "measured_split", lambda net, data, B, T: nb.threads.split(int(net.sizes[1]), T))
     whole, _ = _train(threads, [137])
     pieces, _ = _train(threads, [30, 50, 10, 47])
     for (W1, b1), (W2, b2) in zip(whole, pieces):
@@ -150,3 +152,10 @@ def test_threads_share_the_hidden_units_in_blocks_of_four():
             assert bounds[0][0] == 0 and bounds[-1][1] == n1
             assert all(hi - lo >= least for lo, hi in bounds), (n1, T, bounds)
             assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+
+
+def test_warmup_measures_a_split_that_the_crew_then_uses():
+    _, model = _train(2, [137])
+    lo_hi = [(own[1], own[2]) for *_, own in model.crew.bundles]  # Own: t, lo, hi, ...
+    assert model.split == lo_hi
+    assert model.split in [nb.threads.split(36, 2, [s, 1.0]) for s in nb.threads.SHARES]
