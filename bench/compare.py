@@ -151,12 +151,8 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
     from core.backend import unknown_backend
     from core.errors import UserError
 
-    if args.backends is not None:
-        names = named(args.backends)
-        if not names:
-            raise UserError(
-                "--backends names no backend; give names such as numpy-plain,numba-tuned (see: python -m bench list)"
-            )
+    names = named(args.backends)
+    if names is not None:
         unknown = [n for n in names if n not in registry]
         if unknown:
             raise UserError(unknown_backend(unknown[0], registry))
@@ -179,9 +175,18 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
     return names, jobs
 
 
-def named(backends: str | None) -> list[str]:
-    """The names in --backends (comma-separated)."""
-    return [n.strip() for n in (backends or "").split(",") if n.strip()]
+def named(backends: str | None) -> list[str] | None:
+    """The names in --backends (comma-separated); None where it was not given (every available backend)."""
+    from core.errors import UserError
+
+    if backends is None:
+        return None
+    names = [n.strip() for n in backends.split(",") if n.strip()]
+    if not names:
+        raise UserError(
+            "--backends names no backend; give names such as numpy-plain,numba-tuned (see: python -m bench list)"
+        )
+    return names
 
 
 def _refuse_conflicts(args) -> None:

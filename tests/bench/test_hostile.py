@@ -154,6 +154,7 @@ def test_a_run_that_stays_at_chance_is_flagged():
         assert run.status == "stalled" and "did not learn" in run.note
 
 
+@pytest.mark.slow  # end to end in processes
 def test_unverified_rows_are_marked_in_the_table(idx_dir, tmp_path):
     done = run_cli(
         "all",

@@ -122,6 +122,7 @@ def test_ceiling_command_appends_rows(tmp_path):
     assert len(rows) == 1 and rows[0]["dtype"] == "float64" and rows[0]["n"] == "64" and float(rows[0]["gflops"]) > 0
 
 
+@pytest.mark.slow  # end to end in processes
 def test_scaling_runs_its_grid_as_a_sweep_and_plots_from_sweep_csv(idx_dir, tmp_path):
     """`bench scaling` is a timing-only sweep: one sweep.csv row per cell under one sweep id, no scaling.csv,
     the two figures drawn from those rows; --replot redraws them, and asking again is the sweep's refusal."""

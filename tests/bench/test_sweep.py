@@ -180,6 +180,7 @@ def executing(client, worker: str) -> list[str]:
     return found[worker]
 
 
+@pytest.mark.slow  # end to end in processes
 def test_sweep_on_a_real_scheduler_survives_a_killed_worker(dask_cluster, idx_dir, tmp_path):
     address, workers = dask_cluster
     out = tmp_path / "results"

@@ -160,6 +160,7 @@ def test_a_sweep_row_with_no_accuracy_or_seconds_is_reported_without_them(tmp_pa
 
 
 # ---------------------------------------------------------------- Ctrl-C at the terminal
+@pytest.mark.slow  # end to end in processes
 def test_ctrl_c_of_a_local_cluster_sweep_is_one_line_and_loses_nothing(idx_dir, tmp_path):
     """Ctrl-C at a terminal signals the whole process group: the sweep and its worker processes."""
     out = tmp_path / "results"
