@@ -47,6 +47,32 @@ def plugin_env(folder: Path, module: str, backend: str, source: str, **extra: st
     return child_env(PYTHONPATH=f"{site}{os.pathsep}{ROOT}", **extra)
 
 
+def main_here(*args: str) -> subprocess.CompletedProcess:
+    """`bench ARGS` in this process, as run_cli runs it in a fresh one but without an interpreter's
+    start-up: for commands refused before they train. Its streams, signal handlers and warning format
+    are restored after."""
+    import contextlib
+    import io
+    import warnings
+
+    from bench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    formatwarning = warnings.formatwarning
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's refusals
+                code = exc.code
+    finally:
+        warnings.formatwarning = formatwarning
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def wait_for(condition, timeout: float, what: str, procs=()) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

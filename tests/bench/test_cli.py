@@ -6,7 +6,7 @@ import pytest
 
 from bench.options import default_thread_counts
 from core.results import EPOCH_COLUMNS, SUMMARY_COLUMNS
-from tests.bench.helpers import data_args, rows
+from tests.bench.helpers import data_args, main_here, rows
 from tests.conftest import ROOT, run_cli
 
 
@@ -85,7 +85,7 @@ def test_list_shows_backends_and_check_passes():
     ],
 )
 def test_user_errors_are_one_line_without_traceback(args, message):
-    done = run_cli(*args)
+    done = main_here(*args)
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr

@@ -13,6 +13,7 @@ from core.driver import train_backend
 from core.model_format import metadata
 from core.persist import load_model, save_model
 from core.spec import Spec
+from tests.bench.helpers import main_here
 from tests.conftest import ROOT, run_cli
 from tests.core.test_driver import Recorder, tiny
 
@@ -83,7 +84,7 @@ def test_a_thread_variable_that_overrides_threads_is_refused(idx_dir, tmp_path):
     ],
 )
 def test_empty_or_conflicting_options_are_refused(args, words):
-    one_line_error(cli(*args), 2, *words)
+    one_line_error(main_here(*args), 2, *words)
 
 
 def test_a_closed_pipe_still_records_the_run(idx_dir, tmp_path):
