@@ -62,9 +62,9 @@ def test_all_compares_backends_with_the_quoted_rust_rows(idx_dir, tmp_path):
 
 
 def test_list_shows_backends_and_check_passes():
-    listed = run_cli("list")
+    listed = main_here("list")
     assert listed.returncode == 0 and "numpy-plain" in listed.stdout and "float32, float64" in listed.stdout
-    checked = run_cli("check", "numpy-tuned", "--dtype", "float64")
+    checked = main_here("check", "numpy-tuned", "--dtype", "float64")
     assert checked.returncode == 0 and "matches the reference" in checked.stdout
 
 
