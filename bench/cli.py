@@ -136,22 +136,31 @@ def _os_error_line(exc: OSError) -> tuple[str, int]:
     return f"{what}{where}", 1
 
 
+def _unwritten(out: _PipeSafe) -> int:
+    """1, with one line on standard error, when what was printed could not all be written; else 0.
+    A reader that left (`| head`) is not an error."""
+    out.flush()
+    if out.failed is None or isinstance(out.failed, BrokenPipeError):
+        return 0
+    full = getattr(out.failed, "errno", None) == errno.ENOSPC  # the results files are written apart
+    line = "the device is full; free space on it or redirect the output" if full else None
+    print(f"error: standard output: {line or _os_error_line(out.failed)[0]}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"
     sys.stdout = out = _PipeSafe(sys.stdout)
     _interrupt_on("SIGTERM", "SIGHUP")
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command_on(argv))
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage line argparse has printed
+        return _unwritten(out) or exc.code
     try:
         code = args.func(args)
-        out.flush()
-        if out.failed is not None and not isinstance(out.failed, BrokenPipeError):
-            full = getattr(out.failed, "errno", None) == errno.ENOSPC  # the results files are written apart
-            line = "the device is full; free space on it or redirect the output" if full else None
-            print(f"error: standard output: {line or _os_error_line(out.failed)[0]}", file=sys.stderr)
-            return 1
-        return code
+        return _unwritten(out) or code
     except UserError as exc:
         if args.debug:
             raise

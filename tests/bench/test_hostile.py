@@ -99,17 +99,27 @@ def test_a_closed_pipe_still_records_the_run(idx_dir, tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_full_standard_output_is_one_line():
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"]])
+def test_a_full_standard_output_is_one_line(args):
     with open("/dev/full", "w") as full:
         done = subprocess.run(
-            [sys.executable, "-m", "bench", "list"],
-            cwd=ROOT,
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
+            [sys.executable, "-m", "bench", *args], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
         )
     one_line_error(done, 1, "standard output", "device is full")
+
+
+def test_a_command_whose_output_is_a_full_device_says_so_in_one_line(capsys):
+    """`bench list` in this process (the backends are imported already), its output on /dev/full."""
+    import contextlib
+
+    from bench.cli import main
+
+    with open("/dev/full", "w") as full, contextlib.redirect_stdout(full):  # restores main's wrapped stdout
+        code = main(["list"])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: standard output: the device is full; free space on it or redirect the output"
+    )
 
 
 def test_a_network_too_big_for_memory_is_refused_before_training(idx_dir, tmp_path):
