@@ -33,8 +33,22 @@ def available() -> str | None:
             # array exists; it changes jax's *default* dtypes only, so every array below names its dtype
             # and a float32 model stays float32 (a Python float scalar is weakly typed: it does not promote).
             _jax.config.update("jax_enable_x64", True)
+            _keep_compiled(_jax)
             jax, jnp = _jax, _jnp
     return _problem
+
+
+def _keep_compiled(jax_module) -> None:
+    """Keep compiled steps on disk, as numba keeps its kernels, so that a later process's warm-up loads
+    them rather than compiling again: jax's own cache, in this program's cache folder (core.mnist.cache_dir),
+    unless the user chose one ($JAX_COMPILATION_CACHE_DIR). Every compile is kept: these take well under
+    the second that jax requires by default."""
+    if jax_module.config.jax_compilation_cache_dir:
+        return
+    from core.mnist import cache_dir
+
+    jax_module.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
+    jax_module.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def start() -> int:

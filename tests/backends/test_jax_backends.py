@@ -4,6 +4,7 @@ slices of an epoch, dtypes, XLA's threads and the message when jax is missing.""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -79,8 +80,10 @@ def test_plain_and_tuned_train_the_same_network():
     assert_allclose_weights(results[1], results[0], atol=1e-12)
 
 
-def _python(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def _python(code: str, **env: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -104,3 +107,30 @@ def test_xla_gets_one_thread_under_a_one_thread_limit_and_the_setting_does_not_l
 def test_without_jax_the_backend_says_how_to_install_it(module):
     out = _python(f"import sys\nsys.modules['jax'] = None\nimport backends.{module} as b\nprint(b.available())")
     assert "jax is not installed" in out and "pip install -e '.[jax]'" in out
+
+
+WARM_UP = (
+    "from core.conformance import synthetic_digits\n"
+    "from core.spec import Spec, initial_weights\n"
+    "import backends.jax_plain as b\n"
+    "assert b.available() is None\n"
+    "model = b.load(initial_weights(Spec(layers=(784, 8, 10))), Spec(layers=(784, 8, 10)), 'float32')\n"
+    "b.warmup(model, b.load_data(*synthetic_digits(25, 0), 'float32'))\n"
+)
+
+
+@needs_jax
+def test_compiled_steps_are_kept_in_the_cache_folder_and_reused_by_the_next_process(tmp_path):
+    cache = tmp_path / "cache"
+    _python(WARM_UP, MNIST_BENCH_CACHE=str(cache))
+    kept = sorted(p.name for p in (cache / "jax").iterdir())
+    assert len(kept) >= 3  # a full batch's step, the short last batch's, prediction
+    _python(WARM_UP, MNIST_BENCH_CACHE=str(cache))
+    assert sorted(p.name for p in (cache / "jax").iterdir()) == kept  # found, not compiled anew
+
+
+@needs_jax
+def test_a_jax_cache_the_user_chose_is_the_one_used(tmp_path):
+    code = "import jax, backends.jax_plain as b\nb.available()\nprint(jax.config.jax_compilation_cache_dir)"
+    mine = str(tmp_path / "mine")
+    assert _python(code, MNIST_BENCH_CACHE=str(tmp_path / "cache"), JAX_COMPILATION_CACHE_DIR=mine) == mine
