@@ -45,12 +45,15 @@ def idx_dir(tmp_path) -> Path:
     return write_idx_dir(tmp_path / "idx")
 
 
-@pytest.fixture(autouse=True)
-def _no_stray_data_env(monkeypatch):
-    monkeypatch.delenv("MNIST_BENCH_DATA", raising=False)
-    # No command waits for the kernel's free page reporting (core.environment.settle), which takes at least
-    # 2.5 s where the kernel shows it; tests/core/test_settle.py covers the waiting.
-    monkeypatch.setenv("MNIST_BENCH_SETTLE", "0")
+@pytest.fixture(autouse=True, scope="session")
+def _no_stray_data_env():
+    """For every test and fixture (module-scoped ones too): no stray $MNIST_BENCH_DATA, and no command
+    waits for the kernel's free page reporting (core.environment.settle), which takes at least 2.5 s
+    where the kernel shows it; tests/core/test_settle.py covers the waiting."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MNIST_BENCH_DATA", raising=False)
+        patch.setenv("MNIST_BENCH_SETTLE", "0")
+        yield
 
 
 def available_backends() -> list:

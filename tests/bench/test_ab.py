@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.bench.helpers import main_here
 from tests.conftest import ROOT, run_cli
 
 
@@ -43,7 +44,8 @@ def test_a_bad_side_is_one_line(idx_dir, tmp_path, module, message):
     path = tmp_path / "variant.py"
     if module is not None:
         path.write_text(module)
-    done = ab(idx_dir, "numpy-tuned", str(path) if module is not None else "nosuch")
+    other = str(path) if module is not None else "nosuch"
+    done = main_here("ab", "numpy-tuned", other, "--epochs", "3", "--data-dir", str(idx_dir), "--unverified")
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr

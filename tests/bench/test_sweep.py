@@ -44,6 +44,7 @@ def test_a_timing_only_job_on_the_first_samples_reports_seconds_per_sample(idx_d
 
 
 # ---------------------------------------------------------------- running, stopping, resuming
+@pytest.mark.slow  # end to end in processes
 def test_stopped_sweep_resumes_only_the_missing_points_on_its_own_workers(idx_dir, tmp_path, capsys):
     """SIGTERM (as a service manager stops it) ends a sweep running in this process as Ctrl-C does: the
     job under way leaves no row, one line says how to resume, and --resume alone runs the rest the way
@@ -106,6 +107,7 @@ def train(model, data, rows, batch_size, lr):
 """
 
 
+@pytest.mark.slow  # end to end in processes
 def test_failing_jobs_are_recorded_as_failed_and_the_rest_complete(idx_dir, tmp_path):
     """On the default local Dask cluster: a job that raises (a batch larger than the training set) and a
     job that kills its worker process are each recorded once as failed, with the reason; the others run,
