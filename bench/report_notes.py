@@ -75,7 +75,14 @@ def ratios(summary: pd.DataFrame) -> list[str]:
         best_t = next(measured.loc[[best.name]].itertuples())
         text = f"Fastest row: {_row_name(best_t)}, {best['median_train_s']:.3f} s/epoch"
         if peer is not None and peer.backend != best["backend"]:
-            text += f", {peer.median_train_s / best['median_train_s']:.1f}x faster than {_row_name(peer)}, the strongest peer"
+            # like with like: the peer's row at the fastest row's threads and dtype where it ran so
+            alike = measured[
+                (measured["backend"] == peer.backend)
+                & (measured["threads"] == best["threads"])
+                & (measured["dtype"] == best["dtype"])
+            ]
+            rival = next(alike.itertuples()) if len(alike) else peer
+            text += f", {rival.median_train_s / best['median_train_s']:.1f}x faster than {_row_name(rival)}, the strongest peer"
             one = by_name.get(best["backend"])
             if one is not None and best["threads"] != 1:
                 text += f" ({peer.median_train_s / one.median_train_s:.1f}x at one thread each)"

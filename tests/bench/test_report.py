@@ -17,9 +17,9 @@ ROWS = [  # backend, tier, dtype, threads, median s/epoch, lines of code
 ]
 
 
-def write_run(folder):
+def write_run(folder, extra=()):
     rows = []
-    for backend, tier, dtype, threads, seconds, loc in ROWS:
+    for backend, tier, dtype, threads, seconds, loc in [*ROWS, *extra]:
         rows.append(
             {
                 "run_id": "r1",
@@ -84,6 +84,11 @@ def test_the_headline_says_what_the_library_and_tuning_bought(tmp_path):
     assert "Fastest row: numba-tuned (float32, 2t)" in text and "6.0x faster than jax-tuned" in text
     assert "3.0x at one thread each" in text
     assert "quoted" in text
+
+
+def test_the_fastest_row_meets_the_peers_row_at_as_many_threads_where_there_is_one(tmp_path):
+    text = " ".join(report_notes.ratios(write_run(tmp_path, [("jax-tuned", "tuned", "float32", 2, 0.25, 80)])))
+    assert "5.0x faster than jax-tuned (float32, 2t), the strongest peer (3.0x at one thread each)" in text
 
 
 def test_the_terminal_table_fits_80_columns(tmp_path):
