@@ -15,7 +15,7 @@ call rather than once a batch, kernels are cached on disk (cache=True), and floa
 numba makes `1 + x` float64 for a float32 x (a Python number is a float64 or an int64 to it), so the
 constants and the step `lr / B` are taken in the model's dtype (`one`, `eta`), as numpy does.
 
-Layers are numbered as in DESIGN.md and backends/numpy_plain.py: `W[l]`, `z[l]`, `a[l]`, `delta[l]`
+Layers are numbered as in docs/design.md and backends/numpy_plain.py: `W[l]`, `z[l]`, `a[l]`, `delta[l]`
 for l = 1..L, with `a[0]` the input batch; index 0 of `W`, `b`, `z`, `delta` holds an empty
 placeholder. The model's `W` and `b` are tuples of arrays, one per layer, updated in place; a kernel
 takes a layer's arrays out of them once (`W_l = W[l]`), outside the loops over rows and units.
