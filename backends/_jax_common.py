@@ -42,12 +42,20 @@ def _keep_compiled(jax_module) -> None:
     """Keep compiled steps on disk, as numba keeps its kernels, so that a later process's warm-up loads
     them rather than compiling again: jax's own cache, in this program's cache folder (core.mnist.cache_dir),
     unless the user chose one ($JAX_COMPILATION_CACHE_DIR). Every compile is kept: these take well under
-    the second that jax requires by default."""
+    the second that jax requires by default. Where that folder cannot be written, steps are compiled in
+    each process as before (jax would warn on every compile)."""
     if jax_module.config.jax_compilation_cache_dir:
         return
     from core.mnist import cache_dir
 
-    jax_module.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
+    folder = cache_dir() / "jax"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    if not os.access(folder, os.W_OK):
+        return
+    jax_module.config.update("jax_compilation_cache_dir", str(folder))
     jax_module.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 

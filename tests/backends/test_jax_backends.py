@@ -134,3 +134,19 @@ def test_a_jax_cache_the_user_chose_is_the_one_used(tmp_path):
     code = "import jax, backends.jax_plain as b\nb.available()\nprint(jax.config.jax_compilation_cache_dir)"
     mine = str(tmp_path / "mine")
     assert _python(code, MNIST_BENCH_CACHE=str(tmp_path / "cache"), JAX_COMPILATION_CACHE_DIR=mine) == mine
+
+
+@needs_jax
+def test_a_cache_folder_that_cannot_be_written_compiles_as_before_without_a_warning(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # a folder under it cannot be made, even by root
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", WARM_UP + "import jax\nprint(jax.config.jax_compilation_cache_dir)"],
+        cwd=ROOT,
+        env={**os.environ, "MNIST_BENCH_CACHE": str(blocker / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
