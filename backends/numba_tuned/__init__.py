@@ -33,7 +33,7 @@ import numpy as np
 
 from . import math, threads
 from .compiler import MISSING, numba
-from .kernels import padded
+from .kernels import copied, padded
 from .math import Buffers, Data, Net
 
 name = "numba-tuned"
@@ -59,8 +59,8 @@ class Model:
     crew: threads.Crew | None = None  # the helper threads, when threads share the batches
     split: list | None = None  # each thread's hidden units lo:hi, measured in warm-up (threads.measured_split)
 
-    def __deepcopy__(self, memo):  # the weights only: buffers and threads stay with the original
-        W, b = copy.deepcopy(self.net.W, memo), copy.deepcopy(self.net.b, memo)
+    def __deepcopy__(self, memo):  # the weights only, on pages as `load` puts them; buffers and threads stay
+        W, b = tuple(copied(W) for W in self.net.W), tuple(copied(b) for b in self.net.b)
         return Model(self.net._replace(W=W, b=b), self.batch_size)
 
 

@@ -24,9 +24,22 @@ def padded(rows: int, n: int, dtype, pages: bool = True) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     unit = PAGE if pages and n * itemsize > PAGE // 2 else LINE
     stride = max(1, -(-n * itemsize // unit)) * unit // itemsize
-    raw = np.zeros(rows * stride + PAGE // itemsize, dtype)
+    return _zeros_on_a_page((rows, stride), dtype)
+
+
+def copied(a: np.ndarray) -> np.ndarray:
+    """A copy of `a` starting on a page, as `padded` made it: numpy's own copy starts wherever the
+    allocator puts it, often part-way into a cache line, where every vector load of a row crosses two."""
+    out = _zeros_on_a_page(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
+def _zeros_on_a_page(shape: tuple, dtype) -> np.ndarray:
+    itemsize, size = np.dtype(dtype).itemsize, int(np.prod(shape))
+    raw = np.zeros(size + PAGE // itemsize, dtype)
     start = (-raw.ctypes.data % PAGE) // itemsize
-    return raw[start : start + rows * stride].reshape(rows, stride)
+    return raw[start : start + size].reshape(shape)
 
 
 # ---------------------------------------------------------------- the input batch

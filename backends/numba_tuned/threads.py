@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .compiler import JIT, LINE, load_acquire, njit, pause, store_release
-from .kernels import affine, backprop, load_batch, padded, sgd_step
+from .kernels import affine, backprop, copied, load_batch, padded, sgd_step
 from .math import f, output, output_delta, times_f_prime
 
 # The threads coordinate through one int64 array, `sync`: the crew's flags first, then thread t's
@@ -305,7 +305,7 @@ def measured_split(net, data, batch_size: int, T: int) -> list[tuple[int, int]]:
     candidates = list(dict.fromkeys(tuple(split(n1, T, [s] + [1.0] * (T - 1))) for s in SHARES))
     if len(candidates) == 1:
         return list(candidates[0])
-    copy = net._replace(W=tuple(W.copy() for W in net.W), b=tuple(b.copy() for b in net.b))
+    copy = net._replace(W=tuple(copied(W) for W in net.W), b=tuple(copied(b) for b in net.b))  # laid out as net
     rows = np.random.default_rng(0).permutation(len(data.X))[:PROBE_ROWS].astype(np.int64)
     best = [float("inf")] * len(candidates)
     for _ in range(PROBE_ROUNDS):

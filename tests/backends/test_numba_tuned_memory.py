@@ -1,0 +1,40 @@
+"""numba-tuned's weights start on a page in a model and in every copy of it, as its kernels assume."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from core.conformance import synthetic_digits
+from core.spec import Spec, initial_weights
+
+nt = pytest.importorskip("backends.numba_tuned")
+kernels = pytest.importorskip("backends.numba_tuned.kernels")
+if nt.available():
+    pytest.skip(nt.available(), allow_module_level=True)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (3,), (36, 1024), (2, 3, 16)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_copied_arrays_equal_the_original_and_start_on_a_page(shape, dtype):
+    a = np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
+    for _ in range(4):  # several allocations: numpy's own copies land part-way into a line in some
+        b = kernels.copied(a)
+        assert b.shape == a.shape and b.dtype == a.dtype and b.flags.c_contiguous and b.flags.writeable
+        assert b.ctypes.data % kernels.PAGE == 0 or b.size == 0  # (an empty array has no memory to place)
+        assert np.array_equal(a, b) and not np.shares_memory(a, b)
+
+
+def test_a_copied_model_has_its_weights_on_pages_and_trains_apart():
+    spec = Spec(layers=(784, 8, 10), seed=0)
+    images, labels = synthetic_digits(20, seed=1)
+    data = nt.load_data(images, labels, "float32")
+    model = nt.load(initial_weights(spec), spec, "float32")
+    before = nt.weights(model)
+    for _ in range(4):
+        twin = copy.deepcopy(model)
+        assert all(a.ctypes.data % kernels.PAGE == 0 for a in (*twin.net.W[1:], *twin.net.b[1:]))
+        assert all(W.strides[0] % kernels.LINE == 0 for W in twin.net.W[1:])  # every row on a cache line
+    nt.train(twin, data, np.arange(20), batch_size=10, lr=3.0)
+    assert not np.array_equal(nt.weights(twin)[0][0], before[0][0])
+    assert all(np.array_equal(w, v) for (w, _), (v, _) in zip(nt.weights(model), before))
