@@ -7,8 +7,9 @@ batches, alternating epochs (A then B, then B then A, ...), so that both meet th
 loads each side's model anew before every epoch, so that neither keeps a lucky or unlucky place in
 memory (see `side_by_side`). The figure to read is the median over epochs of B's epoch time over A's,
 measured in the same moment. A and B are backend names (`bench list`) or paths to backend modules,
-e.g. a copy of a tuned backend being edited; the same one twice measures the method's own resolution.
-Nothing is written to results/.
+e.g. a copy of a tuned backend being edited; the same one twice measures the method's own resolution,
+and with `--threads-b` what more threads buy (the same backend at two thread counts, side by side,
+rather than in two processes that may meet a different machine). Nothing is written to results/.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 import math
 import statistics
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.options import settle_option, spec_from_args, spec_options
+from bench.options import number, settle_option, spec_from_args, spec_options
 from core.errors import BackendError, UserError
 
 
@@ -28,12 +29,14 @@ def add_command(sub) -> None:
     p = sub.add_parser(
         "ab",
         description="Train A and B in one process on the same batches, epochs alternating, and "
-        "print B's epoch time over A's; --epochs is for each side.",
+        "print B's epoch time over A's; --epochs is for each side. One backend at two thread counts "
+        "(ab numba-tuned numba-tuned --threads-b 2) times what a second thread buys.",
     )
     p.add_argument("a", metavar="A", help="a backend name (see: bench list) or the path of a backend module (.py)")
     p.add_argument("b", metavar="B", help="the same, for the other side")
     p.add_argument("--dtype", help="the dtype of both (default: each backend's first)")
     spec_options(p, results=False)
+    p.add_argument("--threads-b", type=number(int, 1), metavar="N", help="B's threads (default: --threads, A's)")
     settle_option(p)
     p.set_defaults(func=cmd_ab, epochs=20)
 
@@ -43,6 +46,7 @@ class Side:
     label: str  # what the user named: a backend name or a path
     backend: object
     dtype: str
+    threads: int | None = None  # BLAS and numba threads for this side (None: as the caller set them)
     seconds: list[float] = field(default_factory=list)
     weights: list = field(default_factory=list)  # after the last epoch
     accuracy: float = float("nan")
@@ -74,9 +78,12 @@ def resolve(arg: str):
 @contextmanager
 def _blame(side: Side, doing: str):
     """An exception from a side's backend becomes one line naming that side (it may be a module under
-    edit); --debug still shows the traceback."""
+    edit); --debug still shows the traceback. Inside, the side's own threads (if it has a count)."""
+    from core.environment import limit_threads
+
     try:
-        yield
+        with limit_threads(side.threads) if side.threads else nullcontext():
+            yield
     except Exception as exc:
         raise BackendError(
             f"{side.label} failed in {doing}: {type(exc).__name__}: {exc} (python -m bench --debug ab ... shows where)"
@@ -126,10 +133,13 @@ def cmd_ab(args) -> int:
     from core.mnist import load_mnist
 
     spec_from_args(args)  # a bad option is reported before anything is loaded
+    threads = (args.threads, args.threads_b or args.threads)
+    environment.check_threads(args.threads)
+    environment.check_threads(threads[1], "--threads-b")
     sides = []
-    for label in (args.a, args.b):
+    for label, n in zip((args.a, args.b), threads):
         backend = resolve(label)
-        sides.append(Side(label, backend, resolve_dtype(backend, args.dtype)))
+        sides.append(Side(label, backend, resolve_dtype(backend, args.dtype), n))
     mnist = load_mnist(args.data_dir, verify=not args.unverified)
     spec = spec_from_args(args, n_train=len(mnist.train_labels))
     for side in sides:
@@ -153,13 +163,16 @@ def cmd_ab(args) -> int:
             side.label,
             side.backend.name,
             side.dtype,
+            side.threads,
             f"{statistics.median(side.seconds):.4f}",
             f"{min(side.seconds):.4f}-{max(side.seconds):.4f}",
             "" if math.isnan(side.accuracy) else f"{100 * side.accuracy:.2f}%",
         ]
         for name, side in zip("AB", sides)
     ]
-    print(tabulate(rows, headers=["", "given", "backend", "dtype", "s/epoch (median)", "min-max", "test acc"]))
+    print(
+        tabulate(rows, headers=["", "given", "backend", "dtype", "threads", "s/epoch (median)", "min-max", "test acc"])
+    )
     a, b = sides
     ratios = [tb / ta for ta, tb in zip(a.seconds, b.seconds)]
     r = statistics.median(ratios)
@@ -167,8 +180,12 @@ def cmd_ab(args) -> int:
     print(f"\nB/A, epoch by epoch: median {r:.3f} ({verdict}), range {min(ratios):.3f}-{max(ratios):.3f}")
     print(
         f"Measured in one process, {epochs} epochs each, alternating; layers {spec.layers_str}, batch "
-        f"{spec.batch_size}, {args.threads} thread(s); {env['cpu']} ({env['cores']} cores), BLAS {env['blas']}. "
-        "The same backend on both sides shows how far apart identical code lands."
+        f"{spec.batch_size}, {_threads_text(threads)}; {env['cpu']} ({env['cores']} cores), BLAS {env['blas']}. "
+        + (
+            "The same backend on both sides shows how far apart identical code lands."
+            if threads[0] == threads[1]
+            else "With the same backend on both sides, A/B is what B's threads buy over A's."
+        )
     )
     if settled:
         print(f"Before epoch 1: {settled.describe()}.")
@@ -176,3 +193,8 @@ def cmd_ab(args) -> int:
         print(f"interrupted after {epochs} epochs each", file=sys.stderr)
         return 130
     return 0
+
+
+def _threads_text(threads: tuple[int, int]) -> str:
+    a, b = threads
+    return f"{a} thread(s)" if a == b else f"A {a} thread(s), B {b}"

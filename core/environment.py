@@ -132,14 +132,14 @@ def project_commit() -> str:
 THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def check_threads(threads: int) -> None:
+def check_threads(threads: int, option: str = "--threads") -> None:
     """Refuse a thread count that would not be what runs: more than the machine's cores, or more than an
     environment variable lets numba or BLAS start (so a row never records threads that did not run)."""
     from core.errors import UserError
 
     cores = os.cpu_count() or 1
     if threads > cores:
-        raise UserError(f"--threads {threads} is more than the {cores} cores of this machine; pass at most {cores}")
+        raise UserError(f"{option} {threads} is more than the {cores} cores of this machine; pass at most {cores}")
     for variable in THREAD_VARIABLES:
         value = os.environ.get(variable)
         if value is None or value.strip() == "":
@@ -152,8 +152,8 @@ def check_threads(threads: int) -> None:
             raise UserError(f"${variable} must be at least 1, got {value!r}; fix or unset it")
         if variable == "NUMBA_NUM_THREADS" and allowed < threads:
             raise UserError(
-                f"${variable}={value} lets numba start {allowed} thread(s), fewer than --threads "
-                f"{threads}; unset it or pass --threads {allowed}"
+                f"${variable}={value} lets numba start {allowed} thread(s), fewer than {option} "
+                f"{threads}; unset it or pass {option} {allowed}"
             )
 
 

@@ -1,5 +1,7 @@
 """`bench ab`: two backends, or a backend and a module file, timed side by side in one process."""
 
+import os
+
 import pytest
 
 from tests.bench.helpers import main_here
@@ -24,6 +26,25 @@ def test_a_backend_against_a_copy_of_its_module(idx_dir, tmp_path):
 def test_the_same_backend_twice_by_name_and_by_package_path(idx_dir):
     done = ab(idx_dir, "numpy-tuned", str(ROOT / "backends" / "numpy_tuned.py"))
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
+def test_one_backend_at_two_thread_counts_side_by_side(idx_dir):
+    done = ab(idx_dir, "numba-tuned", "numba-tuned", "--threads-b", "2")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith(("A ", "B "))]
+    assert [r[:5] for r in rows] == [["A", "numba-tuned", "numba-tuned", "float32", "1"], ["B", *rows[1][1:4], "2"]]
+    assert "A 1 thread(s), B 2" in done.stdout and "what B's threads buy" in done.stdout
+
+
+def test_more_threads_for_b_than_cores_is_one_line(idx_dir):
+    too_many = str((os.cpu_count() or 1) + 1)
+    done = main_here("ab", "numpy-tuned", "numpy-tuned", "--threads-b", too_many, "--data-dir", str(idx_dir))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: --threads-b {too_many} is more than the {os.cpu_count()} cores of this machine; "
+        f"pass at most {os.cpu_count()}"
+    ]
 
 
 @pytest.mark.parametrize(
