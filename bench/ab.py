@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.options import number, settle_option, spec_from_args, spec_options
-from core.errors import BackendError, UserError
+from core.errors import BackendError, UserError, program_name
 
 
 def add_command(sub) -> None:
@@ -71,7 +71,7 @@ def resolve(arg: str):
             raise
         raise UserError(
             f"{arg!r} is neither a backend ({', '.join(registry)}) nor a backend module file (.py); "
-            "give a name from `python -m bench list` or the path of a module"
+            f"give a name from `{program_name()} list` or the path of a module"
         ) from None
 
 
@@ -86,7 +86,7 @@ def _blame(side: Side, doing: str):
             yield
     except Exception as exc:
         raise BackendError(
-            f"{side.label} failed in {doing}: {type(exc).__name__}: {exc} (python -m bench --debug ab ... shows where)"
+            f"{side.label} failed in {doing}: {type(exc).__name__}: {exc} ({program_name()} --debug ab ... shows where)"
         ) from exc
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.options import DEFAULT_RESULTS, folder, number, settle_option, thread_list
 from core.ceiling import CEILING_COLUMNS, DEFAULT_N, DEFAULT_REPEATS
+from core.errors import program_name
 
 DTYPES = ("float32", "float64")
 
@@ -83,7 +84,7 @@ def busy_warning(ceiling: dict) -> str:
         return ""
     return (
         f"warning: {', '.join(sorted(slower))} measured slower than fewer threads: the machine was busy, "
-        "so that ceiling is low; rerun `python -m bench ceiling` on a quiet machine"
+        f"so that ceiling is low; rerun `{program_name()} ceiling` on a quiet machine"
     )
 
 

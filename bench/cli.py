@@ -10,8 +10,8 @@ import os
 import sys
 import warnings
 
-from bench.options import Parser, program_name
-from core.errors import UserError
+from bench.options import Parser
+from core.errors import UserError, program_name
 
 COMMANDS = {  # command: its module of bench/ and what the list of commands says of it, in `--help`'s order
     "list": ("catalog", "show every backend, its tier and dtypes, and why one is unavailable"),

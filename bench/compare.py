@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.options import number, settle_option, spec_from_args, spec_options
 from core.backend import TIERS
+from core.errors import program_name
 
 TRAINING_S = 420.0  # by default `bench all` shares this many seconds of training among its rows
 QUICK = {"epochs": 1, "budget": 5.0}
@@ -138,7 +139,7 @@ def _write_plots(results_dir: Path, run_id: str) -> None:
     except Exception as exc:  # noqa: BLE001 - the results are saved; a plotting failure must not hide them
         print(
             f"warning: plots not written ({type(exc).__name__}: {exc}); "
-            f"retry with: python -m bench --debug plot {run_id} --results {results_dir}",
+            f"retry with: {program_name()} --debug plot {run_id} --results {results_dir}",
             file=sys.stderr,
         )
         return
@@ -161,7 +162,7 @@ def plan(args, registry) -> tuple[list[str], list[tuple[str, int]]]:
     if args.tier:
         names = [n for n in names if registry[n].tier == args.tier]
         if not names:
-            raise UserError(f"no backend of tier {args.tier} is selected (see: python -m bench list)")
+            raise UserError(f"no backend of tier {args.tier} is selected (see: {program_name()} list)")
     from bench.report_rows import SUBSTRATE_ORDER
 
     rank = {s: i for i, s in enumerate(SUBSTRATE_ORDER)}  # the table's order: no library first
@@ -184,7 +185,7 @@ def named(backends: str | None) -> list[str] | None:
     names = [n.strip() for n in backends.split(",") if n.strip()]
     if not names:
         raise UserError(
-            "--backends names no backend; give names such as numpy-plain,numba-tuned (see: python -m bench list)"
+            f"--backends names no backend; give names such as numpy-plain,numba-tuned (see: {program_name()} list)"
         )
     return names
 
@@ -285,7 +286,7 @@ def cmd_all(args) -> int:
     results.append_rows(args.results / "summary.csv", results.SUMMARY_COLUMNS, rows)
     summary = read_summary(args.results, run_id)
     print("\n" + report.render(summary, wide=False))
-    report.write_markdown(summary, args.results / "comparison.md", "python -m bench " + shlex.join(sys.argv[1:]))
+    report.write_markdown(summary, args.results / "comparison.md", program_name() + " " + shlex.join(sys.argv[1:]))
     print(f"\nwrote {args.results / 'comparison.md'}; every epoch is in {args.results / 'epochs.csv'}")
     _write_plots(args.results, run_id)
     if interrupted:

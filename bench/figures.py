@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from bench.pictures import Figure, Panel, grid_shape, on_grid, robust_limit
-from core.errors import UserError
+from core.errors import UserError, program_name
 
 PERCENTILE = 99.0  # weight pictures clip their colour scale at this percentile of |w|
 
@@ -156,7 +156,7 @@ def evolution_figures(saved, neurons: list[int]) -> list[Figure]:
     if len(frames) < 2:
         raise UserError(
             f"no snapshots of {saved.path}'s run beside it; train with: "
-            "python -m bench run --save PATH --snapshot-every N"
+            f"{program_name()} run --save PATH --snapshot-every N"
         )
     order = sorted(frames)
     notes = [f"skipped {skipped} file(s) of other runs beside it"] if skipped else []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -13,12 +12,6 @@ from core.environment import SPIN_UP_S
 from core.spec import ACTIVATIONS, INITS, LOSSES, Spec, parse_layers
 
 DEFAULT_RESULTS = Path("results")
-
-
-def program_name() -> str:
-    """What the user typed to start us: `mnist-bench` (the installed script) or `python -m bench`."""
-    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return "python -m bench" if script in ("__main__.py", "", "-c") else script
 
 
 class DefaultsFormatter(argparse.HelpFormatter):

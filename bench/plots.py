@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.options import DEFAULT_RESULTS, folder
+from core.errors import program_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,7 +49,7 @@ def read_epochs(results: Path, run_id: str) -> pd.DataFrame:
 
     path = Path(results) / "epochs.csv"
     if not path.exists():
-        raise UserError(f"{path} does not exist; run `python -m bench all` first")
+        raise UserError(f"{path} does not exist; run `{program_name()} all` first")
     numbers = ("threads", "epoch", "train_s", "samples_timed", "test_accuracy")
     df = read_csv(
         path, ("run_id", "backend", "dtype", "extrapolated", *numbers), numbers, dtype={"run_id": str, "layers": str}

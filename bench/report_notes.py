@@ -8,6 +8,7 @@ import math
 from typing import TYPE_CHECKING
 
 from bench.report_rows import DRIFT_EPOCHS, QUOTED, lines_of_code, ordered, plain_baseline, unverified
+from core.errors import program_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +103,12 @@ def thread_lines(summary: pd.DataFrame) -> list[str]:
             single.append(backend)
             continue
         gains.append(f"{backend} {seconds.iloc[0] / seconds.iloc[-1]:.2f}x with {seconds.index[-1]}")
-    lines = [f"More threads, against {counts[0]}: " + ", ".join(gains) + " (below 1x: slower)."] if gains else []
+    lines = []
+    if gains:
+        lines.append(
+            f"More threads, against {counts[0]}: {', '.join(gains)} (below 1x: slower; rows from separate "
+            f"processes: {program_name()} ab NAME NAME --threads-b {counts[-1]} times them side by side)."
+        )
     if single:
         lines.append(
             f"At one thread only: {', '.join(single)} (plain rows are a first attempt; the others cannot use "
@@ -172,7 +178,7 @@ def ceiling_line(summary: pd.DataFrame) -> str:
     from bench.ceiling import busy_warning
 
     if "ceiling_gflops" not in summary or summary["ceiling_gflops"].isna().all():
-        return "Ceiling: not measured for this run (python -m bench ceiling measures one)."
+        return f"Ceiling: not measured for this run ({program_name()} ceiling measures one)."
     ok = summary[summary["ceiling_gflops"].notna()].drop_duplicates(["dtype", "threads"])
     ok = ok.sort_values(["dtype", "threads"])
     parts = [

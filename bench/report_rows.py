@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.errors import program_name
 from core.results import SUMMARY_COLUMNS
 
 if TYPE_CHECKING:
@@ -46,14 +47,14 @@ def read_summary(results: Path, run_id: str | None = None) -> pd.DataFrame:
 
     path = Path(results) / "summary.csv"
     if not path.exists():
-        raise UserError(f"{path} does not exist yet; run `python -m bench all` first")
+        raise UserError(f"{path} does not exist yet; run `{program_name()} all` first")
     df = read_csv(path, SUMMARY_READ, SUMMARY_NUMBERS, dtype={"run_id": str, "layers": str, "note": str})
     counted = (df["threads"] >= 1) & (df["threads"] < math.inf)
     if not counted.all():
         warnings.warn(f"{path}: skipped {(~counted).sum()} row(s) without a thread count", stacklevel=2)
         df = df[counted].copy()
     if df.empty:
-        raise UserError(f"{path} holds no runs yet; run `python -m bench all` first")
+        raise UserError(f"{path} holds no runs yet; run `{program_name()} all` first")
     seconds = ["median_train_s", "min_train_s", "max_train_s"]
     df[seconds] = df[seconds].where((df[seconds] > 0) & (df[seconds] < math.inf))  # else not a time: damage
     run_id = run_id or df["run_id"].iloc[-1]

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from bench.options import DEFAULT_RESULTS, data_options, folder, int_list, number
 from bench.sweep import PRESETS
-from core.errors import UserError
+from core.errors import UserError, program_name
 from core.sweep import ALL_DTYPES, DTYPES, parse_grid
 
 PRESET = "scaling"
@@ -71,7 +71,7 @@ def add_command(sub) -> None:
                        help=f"cells at once, each in its own Dask worker process (default {DEFAULT_WORKERS}: one "
                             "after another in this process, so that no cell disturbs another's timing)")
     place.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                       help="run the cells on an existing Dask cluster (see: python -m bench sweep --help)")
+                       help=f"run the cells on an existing Dask cluster (see: {program_name()} sweep --help)")
     p.add_argument("--resume", nargs="?", const="", metavar="SWEEP_ID",
                    help="run only the cells without a result: of this grid, or of SWEEP_ID (whose grid and "
                         "options then come from its manifest)")
@@ -100,7 +100,7 @@ def _backends_and_dtypes(args) -> tuple[list[str], str | None]:
                 print(f"{name}: left out, {entry.problem}")
         backends = {n: e.backend for n, e in registry.items() if not e.problem}
     if not backends:
-        raise UserError("no backend to measure; see: python -m bench list")
+        raise UserError(f"no backend to measure; see: {program_name()} list")
     if args.dtypes in ("default", ALL_DTYPES):
         return list(backends), None if args.dtypes == "default" else ALL_DTYPES
     wanted = list(dict.fromkeys(d.strip() for d in args.dtypes.split(",") if d.strip()))
@@ -137,7 +137,7 @@ def scaling_request(args):
         workers=None if args.scheduler else (args.workers or DEFAULT_WORKERS),
         scheduler=args.scheduler,
         quiet=args.quiet,
-        command="python -m bench " + shlex.join(sys.argv[1:]),
+        command=program_name() + " " + shlex.join(sys.argv[1:]),
         preset=PRESET,
     )
     if args.resume:  # a sweep id: the grid and its options come from the sweep's manifest
@@ -175,11 +175,11 @@ def cmd_scaling(args) -> int:
     manifest, points = plan(request)
     sid = manifest.sweep_id
     where = "" if Path(args.results) == DEFAULT_RESULTS else f" --results {shlex.quote(str(args.results))}"
-    request.resume_hint = f"python -m bench scaling --resume {sid}{where}"
-    request.report_hint = f"python -m bench scaling --replot {sid}{where}"
+    request.resume_hint = f"{program_name()} scaling --resume {sid}{where}"
+    request.report_hint = f"{program_name()} scaling --replot {sid}{where}"
     if manifest.evaluate:
         raise UserError(
-            f"sweep {sid} evaluates its jobs: it is not a scaling sweep; see: python -m bench sweep --report {sid}"
+            f"sweep {sid} evaluates its jobs: it is not a scaling sweep; see: {program_name()} sweep --report {sid}"
         )
     p = points[0]
     samples = f"the first {p.samples:,} training images" if p.samples else "every training image"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.sweep import human_seconds
-from core.errors import UserError
+from core.errors import UserError, program_name
 from core.sweep import SWEEP_FILE
 
 if TYPE_CHECKING:
@@ -85,13 +85,13 @@ def read_scaling(results: Path, sweep: str | None = None) -> pd.DataFrame:
     if sweep is None:
         ids = [r["sweep_id"] for r in read_rows(path) if r.get("samples") and r.get("s_per_sample")]
         if not ids:
-            raise UserError(f"{path} holds no scaling sweep yet; run `python -m bench scaling` first")
+            raise UserError(f"{path} holds no scaling sweep yet; run `{program_name()} scaling` first")
         sweep = ids[-1]
     points, sweep = read_sweep(results, sweep)
     points = points[points["layers"].str.count(",") == 2]  # 784-H-10
     done = points[points["_done"] & points["s_per_sample"].notna()]
     if done.empty:
-        raise UserError(f"sweep {sweep} in {path} has no measured 784-H-10 cell; run `python -m bench scaling`")
+        raise UserError(f"sweep {sweep} in {path} has no measured 784-H-10 cell; run `{program_name()} scaling`")
     number = lambda column: pd.to_numeric(done[column], errors="coerce")
     frame = pd.DataFrame(
         {

@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 from bench.options import data_options, folder, number
-from core.errors import UserError
+from core.errors import UserError, program_name
 
 
 def add_command(sub) -> None:
@@ -69,7 +69,7 @@ def cmd_show(args) -> int:
     if args.model is None:
         if views:
             flag = "--" + views[0].replace("_", "-")
-            raise UserError(f"{flag} draws a saved model: python -m bench show MODEL.npz {flag}")
+            raise UserError(f"{flag} draws a saved model: {program_name()} show MODEL.npz {flag}")
         if args.index is None and args.digit is None:
             raise UserError("say what to draw: --index N or --digit D, or give a saved model (see: bench show --help)")
     if args.digit is not None and args.digit > 9:

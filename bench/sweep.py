@@ -32,6 +32,7 @@ from bench.options import DEFAULT_RESULTS, data_options, folder, number
 from bench.sweep_plan import PRESETS, WAIT_FOR_WORKERS_S, Preset, SweepRequest, plan
 from bench.sweep_report import print_report, read_sweep, render_report, summarize
 from bench.sweep_run import human_seconds, job_line, run_sweep
+from core.errors import program_name
 
 __all__ = [
     "PRESETS",
@@ -147,7 +148,7 @@ def cmd_sweep(args) -> int:
         resume=args.resume,
         wait_s=args.wait_workers,
         quiet=args.quiet,
-        command="python -m bench " + shlex.join(sys.argv[1:]),
+        command=program_name() + " " + shlex.join(sys.argv[1:]),
         evaluate=preset.evaluate if preset else True,
         preset=args.preset or "",
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.options import DEFAULT_RESULTS
-from core.errors import UserError
+from core.errors import UserError, program_name
 from core.sweep import (
     ALL_BACKENDS,
     Manifest,
@@ -101,13 +101,13 @@ def backend_names(text: str) -> list[str]:
 
         names = [name for name, entry in discover().items() if not entry.problem]
         if not names:
-            raise UserError("--backends all: no backend is available here (see: python -m bench list)")
+            raise UserError(f"--backends all: no backend is available here (see: {program_name()} list)")
         return names
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     if not names:
         raise UserError(
             f"--backends {text!r} names no backend; give names such as numpy-tuned,numba-tuned "
-            "(see: python -m bench list)"
+            f"(see: {program_name()} list)"
         )
     return names
 
@@ -160,7 +160,7 @@ def plan(request: SweepRequest) -> tuple[Manifest, list]:
     if not given:
         raise UserError(
             "say what to sweep: --grid 'hidden=16,36;seed=0-2', --grid-file PATH or --preset NAME "
-            "(see: python -m bench sweep --help)"
+            f"(see: {program_name()} sweep --help)"
         )
     grid = read_grid_file(request.grid_file) if request.grid_file else parse_grid(request.grid)
     data_dir = _data_dir(request.data_dir)

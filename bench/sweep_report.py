@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from core.errors import UserError
+from core.errors import UserError, program_name
 from core.sweep import DONE, SWEEP_FILE, Manifest
 
 CONFIG = ["backend", "dtype", "layers", "activation", "loss", "init", "batch_size", "lr", "epochs", "samples"]
@@ -81,7 +81,7 @@ def read_sweep(results: Path, sweep: str | None = None):
 
     path = Path(results) / SWEEP_FILE
     if not path.exists():
-        raise UserError(f"{path} does not exist yet; run a sweep first: python -m bench sweep --grid ...")
+        raise UserError(f"{path} does not exist yet; run a sweep first: {program_name()} sweep --grid ...")
     _check_header(path)
     df = read_csv(
         path,
@@ -102,7 +102,7 @@ def read_sweep(results: Path, sweep: str | None = None):
     df["samples"] = df["samples"].map(lambda n: "" if math.isnan(n) else str(int(n)))  # "": every image
     known = df["sweep_id"][df["sweep_id"].str.strip() != ""]
     if known.empty:
-        raise UserError(f"{path} holds no sweep yet; run one: python -m bench sweep --grid ...")
+        raise UserError(f"{path} holds no sweep yet; run one: {program_name()} sweep --grid ...")
     sweep = sweep or known.iloc[-1]
     rows = df[df["sweep_id"] == sweep].copy()
     if rows.empty:
@@ -206,7 +206,7 @@ def _best_lines(table, keys: list[str]) -> list[str]:
                 )
     elif len(table[table["seeds"] > 0]):
         lines.append(
-            "timing only: no accuracy was measured (python -m bench scaling --replot SWEEP_ID draws the rates)"
+            f"timing only: no accuracy was measured ({program_name()} scaling --replot SWEEP_ID draws the rates)"
         )
     return lines
 

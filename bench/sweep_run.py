@@ -19,7 +19,7 @@ from time import perf_counter
 
 from bench.options import DEFAULT_RESULTS
 from bench.sweep_plan import SweepRequest, plan
-from core.errors import UserError
+from core.errors import UserError, program_name
 from core.sweep import SWEEP_COLUMNS, SWEEP_FILE, Job, Manifest, done_points, run_point
 
 
@@ -157,11 +157,11 @@ def _results_option(request: SweepRequest) -> str:
 
 
 def _resume_hint(request: SweepRequest, sid: str) -> str:
-    return request.resume_hint or f"python -m bench sweep --resume {sid}{_results_option(request)}"
+    return request.resume_hint or f"{program_name()} sweep --resume {sid}{_results_option(request)}"
 
 
 def _report_hint(request: SweepRequest, sid: str) -> str:
-    return request.report_hint or f"python -m bench sweep --report {sid}{_results_option(request)}"
+    return request.report_hint or f"{program_name()} sweep --report {sid}{_results_option(request)}"
 
 
 def _where(request: SweepRequest, manifest: Manifest, n_workers: int) -> str:

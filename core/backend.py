@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import BackendError
+from core.errors import BackendError, program_name
 
 ENTRY_POINT_GROUP = "mnist_bench.backends"
 TIERS = ("plain", "tuned")
@@ -194,7 +194,7 @@ def unknown_backend(name: str, registry: dict[str, Entry]) -> str:
     tiers = [n for n, e in registry.items() if e.substrate == name]
     if tiers:  # a name from before backends were split into tiers
         return f"unknown backend {name!r}: each substrate now has tiers, pick one of {', '.join(tiers)}"
-    return f"unknown backend {name!r}; known: {', '.join(registry) or 'none'} (see: python -m bench list)"
+    return f"unknown backend {name!r}; known: {', '.join(registry) or 'none'} (see: {program_name()} list)"
 
 
 def resolve_dtype(backend, dtype: str | None) -> str:

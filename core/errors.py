@@ -3,6 +3,16 @@
 Anything else that escapes is a bug in this program and keeps its traceback on purpose.
 """
 
+import os
+import sys
+
+
+def program_name() -> str:
+    """What the user typed to start us, for usage lines and hints: `mnist-bench` (the installed script)
+    or `python -m bench`."""
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m bench" if script in ("__main__.py", "", "-c") else script
+
 
 class UserError(Exception):
     """A problem with what the user asked for or handed us; the message says what and how to fix it."""

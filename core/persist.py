@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import ModelError
+from core.errors import ModelError, program_name
 from core.files import temporary_beside
 from core.model_format import MAX_METADATA_BYTES, METADATA, expected_shapes, metadata, spec_from_metadata
 from core.spec import Spec, Weights
 
-HINT = "save one with: python -m bench run --save PATH"
+
+def _hint() -> str:
+    return f"save one with: {program_name()} run --save PATH"
 
 
 class ModelExistsError(ModelError):
@@ -150,14 +152,14 @@ def load_model(path: str | os.PathLike) -> SavedModel:
     try:
         f = open(path, "rb")
     except FileNotFoundError:
-        raise ModelError(f"{path}: no such model file; {HINT}") from None
+        raise ModelError(f"{path}: no such model file; {_hint()}") from None
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
     with f:
         try:
             if not zipfile.is_zipfile(f):
                 raise ModelError(
-                    f"{path} is not a saved model: not an .npz file (not a zip archive, or a truncated one); {HINT}"
+                    f"{path} is not a saved model: not an .npz file (not a zip archive, or a truncated one); {_hint()}"
                 )
             f.seek(0)
             with zipfile.ZipFile(f) as zf:
@@ -175,7 +177,7 @@ def _read(zf: zipfile.ZipFile, path: Path) -> SavedModel:
         raise ModelError(f"{path} is not a saved model: it holds two arrays of the same name")
     names = {m[: -len(".npy")] if m.endswith(".npy") else m: m for m in members}
     if METADATA not in names:
-        raise ModelError(f"{path} is not a saved model: it has no 'metadata' array ({HINT})")
+        raise ModelError(f"{path} is not a saved model: it has no 'metadata' array ({_hint()})")
 
     shape, dtype = _header(zf, names[METADATA], METADATA, path)
     if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_METADATA_BYTES:

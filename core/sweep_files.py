@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.errors import UserError
+from core.errors import UserError, program_name
 
 SWEEP_FILE = "sweep.csv"
 MANIFEST_DIR = "sweeps"  # results/sweeps/SWEEP_ID.json: what --resume SWEEP_ID rebuilds the sweep from
@@ -124,5 +124,5 @@ class Manifest:
         folder = Path(results) / MANIFEST_DIR
         found = [cls.read(results, p.stem) for p in folder.glob("sw-*.json")] if folder.is_dir() else []
         if not found:
-            raise UserError(f"no sweep to resume in {results}; start one with: python -m bench sweep --grid ...")
+            raise UserError(f"no sweep to resume in {results}; start one with: {program_name()} sweep --grid ...")
         return max(found, key=lambda m: m.created_utc)

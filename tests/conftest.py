@@ -47,12 +47,13 @@ def idx_dir(tmp_path) -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _no_stray_data_env():
-    """For every test and fixture (module-scoped ones too): no stray $MNIST_BENCH_DATA, and no command
-    waits for the kernel's free page reporting (core.environment.settle), which takes at least 2.5 s
+    """For every test and fixture (module-scoped ones too): no stray $MNIST_BENCH_DATA, a program name
+    of `python -m bench` in the hints of commands run in the test process, and no command waits for the kernel's free page reporting (core.environment.settle), which takes at least 2.5 s
     where the kernel shows it; tests/core/test_settle.py covers the waiting."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MNIST_BENCH_DATA", raising=False)
         patch.setenv("MNIST_BENCH_SETTLE", "0")
+        patch.setattr(sys, "argv", ["__main__.py", *sys.argv[1:]])  # hints name `python -m bench`, however pytest ran
         yield
 
 

@@ -129,3 +129,5 @@ def test_help_names_the_program_as_typed_and_imports_no_command(tmp_path):
     if script:  # installed with pip
         done = subprocess.run([script, "run", "--help"], capture_output=True, text=True)
         assert done.stdout.startswith("usage: mnist-bench run "), done.stdout
+        done = subprocess.run([script, "report", "--results", str(tmp_path)], capture_output=True, text=True)
+        assert done.returncode == 2 and "run `mnist-bench all` first" in done.stderr, done.stderr  # hints too

@@ -91,6 +91,12 @@ def test_the_fastest_row_meets_the_peers_row_at_as_many_threads_where_there_is_o
     assert "5.0x faster than jax-tuned (float32, 2t), the strongest peer (3.0x at one thread each)" in text
 
 
+def test_more_threads_says_what_each_row_gained_and_how_to_time_it_side_by_side(tmp_path):
+    (line,) = [line for line in report_notes.thread_lines(write_run(tmp_path)) if line.startswith("More threads")]
+    assert "against 1: numba-tuned 2.00x with 2" in line
+    assert "python -m bench ab NAME NAME --threads-b 2" in line
+
+
 def test_the_terminal_table_fits_80_columns(tmp_path):
     summary = write_run(tmp_path)
     widest = ["numpy-per-sample", "budget", 41 * summary.loc[0, "median_train_s"]]  # spread 4000%
