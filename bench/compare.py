@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from bench.options import number, settle_option, spec_from_args, spec_options
 from core.backend import TIERS
-from core.errors import program_name
+from core.errors import command_line, program_name
 
 TRAINING_S = 420.0  # by default `bench all` shares this many seconds of training among its rows
 QUICK = {"epochs": 1, "budget": 5.0}
@@ -286,7 +285,7 @@ def cmd_all(args) -> int:
     results.append_rows(args.results / "summary.csv", results.SUMMARY_COLUMNS, rows)
     summary = read_summary(args.results, run_id)
     print("\n" + report.render(summary, wide=False))
-    report.write_markdown(summary, args.results / "comparison.md", program_name() + " " + shlex.join(sys.argv[1:]))
+    report.write_markdown(summary, args.results / "comparison.md", command_line())
     print(f"\nwrote {args.results / 'comparison.md'}; every epoch is in {args.results / 'epochs.csv'}")
     _write_plots(args.results, run_id)
     if interrupted:

@@ -29,12 +29,11 @@ bench/scaling_report.py's, the figures bench/scaling_plot.py's.
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 from bench.options import DEFAULT_RESULTS, data_options, folder, int_list, number
 from bench.sweep import PRESETS
-from core.errors import UserError, program_name
+from core.errors import UserError, command_line, program_name
 from core.sweep import ALL_DTYPES, DTYPES, parse_grid
 
 PRESET = "scaling"
@@ -137,7 +136,7 @@ def scaling_request(args):
         workers=None if args.scheduler else (args.workers or DEFAULT_WORKERS),
         scheduler=args.scheduler,
         quiet=args.quiet,
-        command=program_name() + " " + shlex.join(sys.argv[1:]),
+        command=command_line(),
         preset=PRESET,
     )
     if args.resume:  # a sweep id: the grid and its options come from the sweep's manifest

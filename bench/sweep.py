@@ -24,15 +24,13 @@ This module is the command line only: planning is bench/sweep_plan.py's, running
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
 from bench.options import DEFAULT_RESULTS, data_options, folder, number
 from bench.sweep_plan import PRESETS, WAIT_FOR_WORKERS_S, Preset, SweepRequest, plan
 from bench.sweep_report import print_report, read_sweep, render_report, summarize
 from bench.sweep_run import human_seconds, job_line, run_sweep
-from core.errors import program_name
+from core.errors import command_line
 
 __all__ = [
     "PRESETS",
@@ -148,7 +146,7 @@ def cmd_sweep(args) -> int:
         resume=args.resume,
         wait_s=args.wait_workers,
         quiet=args.quiet,
-        command=program_name() + " " + shlex.join(sys.argv[1:]),
+        command=command_line(),
         evaluate=preset.evaluate if preset else True,
         preset=args.preset or "",
     )

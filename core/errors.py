@@ -4,6 +4,7 @@ Anything else that escapes is a bug in this program and keeps its traceback on p
 """
 
 import os
+import shlex
 import sys
 
 
@@ -12,6 +13,11 @@ def program_name() -> str:
     or `python -m bench`."""
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return "python -m bench" if script in ("__main__.py", "", "-c") else script
+
+
+def command_line() -> str:
+    """This process's command as the user typed it, for the records a run writes (comparison.md, sweeps)."""
+    return f"{program_name()} {shlex.join(sys.argv[1:])}"
 
 
 class UserError(Exception):
