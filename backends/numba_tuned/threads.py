@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .compiler import JIT, LINE, load_acquire, njit, pause, store_release
+from .compiler import JIT, LINE, PAGE, load_acquire, njit, pause, store_release
 from .kernels import affine, backprop, copied, load_batch, padded, sgd_step
 from .math import f, output, output_delta, times_f_prime
 
@@ -58,12 +58,12 @@ class Shared(NamedTuple):
     job: np.ndarray  # the posted call's number of rows and lr
     rows: np.ndarray  # its rows
     polls: int  # spin polls before a helper sleeps (`serve`)
-    z2_parts: np.ndarray  # [2, T, B, n2]: thread t's part of z2 for even and odd batches
+    z2_parts: np.ndarray  # [2, T, >= B, n2]: thread t's part of z2 for even and odd batches, each on its own pages
     zero: np.ndarray  # [n2] zeros: the bias of the parts
 
 
 class Own(NamedTuple):
-    """Thread t's units lo:hi and its own blocks, each on cache lines that no other thread writes:
+    """Thread t's units lo:hi and its own blocks, each on pages that no other thread writes:
     b1, z1, a1, delta1 and W2's columns for its units; its images; its z2, a2, delta2 and copy of b2."""
 
     t: int  # 0 is the calling thread
@@ -204,23 +204,26 @@ class Crew:
         units = max(hi - lo for lo, hi in bounds)
         dtype, B = net.W[1].dtype, batch_size
 
-        def blocks(*shape, n):  # zeros [*shape, n (padded)], each row on a cache line
-            return padded(int(np.prod(shape)), n, dtype, pages=False).reshape(*shape, -1)
+        # Every block starts on a page of its own, each thread's and each exchanged part of z2: no two
+        # threads write lines of one page. The CPU's prefetchers fetch lines beside and ahead of those
+        # a thread reads, within its page; blocks of two threads side by side on a page would bounce
+        # between their cores every batch, as if they shared lines.
+        def block(rows, n):  # zeros [rows, n (padded)], each row on a cache line, on pages of its own
+            return padded(rows, n, dtype, pages=False)
 
-        a0s = blocks(T, B, n=n0)
-        z1s, a1s, delta1s = blocks(T, B, n=units), blocks(T, B, n=units), blocks(T, B, n=units)
-        b1s, W2s = blocks(T, n=units), blocks(T, n2, n=units)
-        b2s, zero = blocks(T, n=n2), blocks(1, n=n2)[0]
-        z2_parts = blocks(2, T, B, n=n2)
-        z2s, a2s, delta2s = blocks(T, B, n=n2), blocks(T, B, n=n2), blocks(T, B, n=n2)
+        def own(t, lo, hi):
+            b1, W2, b2 = block(1, units)[0], block(n2, units), block(1, n2)[0]
+            a0, z1, a1, delta1 = block(B, n0), block(B, units), block(B, units), block(B, units)
+            return Own(t, lo, hi, b1, W2, b2, a0, z1, a1, delta1, block(B, n2), block(B, n2), block(B, n2))
+
+        row_bytes = block(1, n2).strides[0]
+        part_rows = -(-B * row_bytes // PAGE) * PAGE // row_bytes  # B rows, rounded up to whole pages
+        z2_parts = block(2 * T * part_rows, n2).reshape(2, T, part_rows, -1)  # [2, T, >= B, n2]
         sync = np.zeros((T + 1) * SLOT, np.int64)
         job = np.zeros(2)
         rows = np.full(capacity, 0, np.int64)  # written now: no page faults in a timed call
-        self.shared = Shared(sync, T, job, rows, self.POLLS, z2_parts, zero)
-        owns = [
-            Own(t, lo, hi, b1s[t], W2s[t], b2s[t], a0s[t], z1s[t], a1s[t], delta1s[t], z2s[t], a2s[t], delta2s[t])
-            for t, (lo, hi) in enumerate(bounds)
-        ]
+        self.shared = Shared(sync, T, job, rows, self.POLLS, z2_parts, block(1, n2)[0])
+        owns = [own(t, lo, hi) for t, (lo, hi) in enumerate(bounds)]
         # each thread's arguments, as plain tuples (see math.py): the model's arrays, never the model
         self.bundles = [(tuple(net), tuple(data), tuple(self.shared), tuple(own)) for own in owns]
         self.closed = False

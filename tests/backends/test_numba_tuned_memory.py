@@ -1,4 +1,5 @@
-"""numba-tuned's weights start on a page in a model and in every copy of it, as its kernels assume."""
+"""numba-tuned's memory: weights start on a page in a model and in every copy of it, as its kernels assume;
+threads sharing the batches write pages of their own."""
 
 import copy
 
@@ -38,3 +39,34 @@ def test_a_copied_model_has_its_weights_on_pages_and_trains_apart():
     nt.train(twin, data, np.arange(20), batch_size=10, lr=3.0)
     assert not np.array_equal(nt.weights(twin)[0][0], before[0][0])
     assert all(np.array_equal(w, v) for (w, _), (v, _) in zip(nt.weights(model), before))
+
+
+def _pages(a: np.ndarray) -> set:
+    start = a.ctypes.data // kernels.PAGE
+    return set(range(start, (a.ctypes.data + a.nbytes - 1) // kernels.PAGE + 1))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch_size", [10, 100])
+def test_threads_of_a_crew_write_no_page_in_common(dtype, batch_size):
+    """A page written by two threads makes the CPU's prefetchers bounce its lines between their cores."""
+    threads = pytest.importorskip("backends.numba_tuned.threads")
+    spec = Spec(layers=(784, 36, 10), seed=0)
+    images, labels = synthetic_digits(20, seed=1)
+    model = nt.load(initial_weights(spec), spec, dtype)
+    crew = threads.Crew(
+        model.net, nt.load_data(images, labels, dtype), batch_size, 3, 20, [(0, 12), (12, 24), (24, 36)]
+    )
+    try:
+        written = []  # the pages each writer writes: each thread's own blocks, each part of z2
+        for _, _, _, own in crew.bundles:
+            blocks = [a for a in own if isinstance(a, np.ndarray)]
+            assert blocks and all(a.shape[0] > 0 for a in blocks)
+            written.append(set().union(*(_pages(a) for a in blocks)))
+        parts = crew.shared.z2_parts
+        assert parts.shape[:2] == (2, 3) and parts.shape[2] >= batch_size
+        written += [_pages(parts[p, t]) for p in range(2) for t in range(3)]
+        for i, pages in enumerate(written):
+            assert all(not pages & other for other in written[i + 1 :])
+    finally:
+        crew.close()
