@@ -138,7 +138,7 @@ def affine_4x5(A, W, b, Z, B, n, m):
     Blocking: 4 rows of W against 5 rows of A at a time. The inner loop runs along n, contiguous in
     all nine rows, with 20 partial sums that LLVM keeps in vector registers: per step 9 vector loads
     feed 20 vector FMAs, and a row of W comes from L2 once per batch. Leftover rows of W (m % 4) go
-    one at a time against 5 rows of A (`affine_rows`); leftover rows of A (B % 5) go one at a time.
+    two at a time against 5 rows of A (`affine_pairs`); leftover rows of A (B % 5) go one at a time.
 
     Rows padded to whole cache lines (n < 512 bytes) are summed along their whole width: whole vectors
     with no scalar remainder. W's padding is zero and A's finite (zero, or f(0)).
@@ -195,7 +195,7 @@ def affine_4x5(A, W, b, Z, B, n, m):
                 c20 += w2[i] * x
                 c30 += w3[i] * x
             Z[s, j], Z[s, j + 1], Z[s, j + 2], Z[s, j + 3] = c00 + b0, c10 + b1, c20 + b2, c30 + b3
-    affine_rows(A, W, b, Z, B, n, m - m % 4, m)  # leftover rows of W, one at a time
+    affine_pairs(A, W, b, Z, B, n, m - m % 4, m)  # leftover rows of W, two at a time
 
 
 @njit(**FAST)
@@ -205,12 +205,18 @@ def affine_2x5(A, W, b, Z, B, n, m):
     Blocking: 2 rows of W against 5 rows of A: 10 partial sums, 2 rows of W and one of A in 13 of the
     16 registers, per step 7 vector loads for 10 FMAs; 4 x 5 = 20 partial sums would not fit, and
     LLVM would keep half of them on the stack, loaded and stored on every step. 10 independent sums
-    still cover an FMA's latency on two FMA units. Leftover rows as in `affine_4x5`.
+    still cover an FMA's latency on two FMA units. Leftover rows of A as in `affine_4x5`.
     """
+    affine_pairs(A, W, b, Z, B, n, 0, m)
+
+
+@njit(**FAST)
+def affine_pairs(A, W, b, Z, B, n, lo, m):
+    """Rows lo..m-1 of Z = A W^T + b, two rows of W at a time (`affine_2x5`), the last alone if odd."""
     zero = W.dtype.type(0)
     if A.shape[1] == W.shape[1] and (A.shape[1] - n) * A.itemsize < LINE:
         n = A.shape[1]
-    for j in range(0, m - 1, 2):
+    for j in range(lo, m - 1, 2):
         w0, w1 = W[j], W[j + 1]
         b0, b1 = b[j], b[j + 1]
         for s in range(0, B - 4, 5):
@@ -246,7 +252,7 @@ def affine_2x5(A, W, b, Z, B, n, m):
                 c00 += w0[i] * x
                 c10 += w1[i] * x
             Z[s, j], Z[s, j + 1] = c00 + b0, c10 + b1
-    affine_rows(A, W, b, Z, B, n, m - m % 2, m)  # the last row of W alone
+    affine_rows(A, W, b, Z, B, n, m - (m - lo) % 2, m)  # the last row of W alone
 
 
 # Z = A W^T + b: the blocking whose partial sums fit the vector registers of the CPU compiled for

@@ -24,19 +24,16 @@ from .math import f, output, output_delta, times_f_prime
 # threads' counters share a cache line or the line the CPU prefetches beside it.
 SLOT = 2 * LINE // 8
 FAILED, GO, STOP = 0, 1, 2  # a thread failed; calls posted by thread 0; the crew is to stop
-SPLIT_STEP = 4  # threads share the hidden units in fours: `affine` takes W's rows four (or two) at a time
+SPLIT_STEP = 2  # threads share the hidden units in twos: `affine` takes W's rows four or two at a time
 MIN_UNITS_PER_THREAD = 8  # hidden units a thread takes at least
 
 
 def split(n1: int, T: int, rates=None) -> list[tuple[int, int]]:
     """Thread t's hidden units lo:hi when T threads share n1 of them: cut at the multiples of
     SPLIT_STEP nearest to each thread's share (half-way rounding up), at least MIN_UNITS_PER_THREAD
-    each. The shares are equal (36 units, two threads: 20 and 16) or, given `rates` (what each
-    thread achieves, in any unit: units a second, say), proportional to them.
-
-    Not 18 and 18: 18 rows of W1 are 4 blocks of 4 and 2 rows that `affine_4x5` takes more slowly a
-    row, and thread 0, the calling thread, has run the same work faster than the helper
-    (docs/kernels.md). `measured_split` chooses among such splits by timing them.
+    each. The shares are equal (36 units, two threads: 18 and 18) or, given `rates` (what each
+    thread achieves, in any unit: units a second, say), proportional to them. Threads need not run
+    at one speed (docs/kernels.md): `measured_split` chooses among such splits by timing them.
     """
     if rates is None or len(rates) != T or not all(r > 0 and r < float("inf") for r in rates):
         rates = [1.0] * T  # equal shares: unmeasured, or a measurement that says nothing

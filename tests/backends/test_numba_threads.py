@@ -141,9 +141,9 @@ def test_warm_up_starts_the_threads_that_the_first_timed_call_uses():
         assert model.crew is crew  # the first call started no thread
 
 
-def test_threads_share_the_hidden_units_in_blocks_of_four():
+def test_threads_share_the_hidden_units_in_blocks_of_two():
     split, least = nb.threads.split, nb.threads.MIN_UNITS_PER_THREAD
-    assert split(36, 2) == [(0, 20), (20, 36)]  # not 18 and 18: see split
+    assert split(36, 2) == [(0, 18), (18, 36)]  # `affine` takes 18 rows as 4 blocks of 4 and one of 2
     assert split(40, 2) == [(0, 20), (20, 40)]
     assert split(17, 2) == [(0, 8), (8, 17)]  # the last thread takes the odd unit
     for n1 in range(8, 80):
@@ -152,6 +152,7 @@ def test_threads_share_the_hidden_units_in_blocks_of_four():
             assert bounds[0][0] == 0 and bounds[-1][1] == n1
             assert all(hi - lo >= least for lo, hi in bounds), (n1, T, bounds)
             assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+            assert all(hi % nb.threads.SPLIT_STEP == 0 for _, hi in bounds[:-1])
 
 
 def test_warmup_measures_a_split_that_the_crew_then_uses():

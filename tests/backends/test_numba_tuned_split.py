@@ -14,7 +14,7 @@ def assert_valid(bounds, n1, T):
 
 
 def test_equal_rates_keep_the_default_split():
-    assert threads.split(36, 2) == threads.split(36, 2, [5.0, 5.0]) == [(0, 20), (20, 36)]
+    assert threads.split(36, 2) == threads.split(36, 2, [5.0, 5.0]) == [(0, 18), (18, 36)]
 
 
 def test_a_faster_thread_gets_more_units():

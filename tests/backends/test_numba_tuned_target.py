@@ -49,7 +49,7 @@ def test_the_blocking_fits_the_registers():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("m", [1, 2, 3, 5, 10, 36])
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 7, 10, 18, 36])
 @pytest.mark.parametrize("B", [1, 4, 5, 7, 10])
 def test_both_blockings_compute_the_same_product(dtype, m, B):
     rng = np.random.default_rng(m * 100 + B)
