@@ -11,8 +11,9 @@ of the network; this package is the fast one, and its machinery lives beside the
   steps smaller than the smallest normal float dropped (they change no weight, and a subnormal makes
   a vector FMA many times slower); the images kept uint8 (4x fewer bytes to gather), made x / 255
   bit for bit as numpy's as a batch is copied in, the next batch prefetched meanwhile; an exp that
-  vectorizes for float32 sigmoid. Rows are padded to whole cache lines (weights' wide rows to whole
-  pages), and the small layers' loops run along a row's whole padded width.
+  vectorizes for float32 sigmoid. Rows are padded to whole cache lines (weights' wide rows further,
+  as the blocking wants: `kernels.padded`), and the small layers' loops run along a row's whole
+  padded width.
 - threads.py: with one hidden layer and T > 1 threads (`--threads`, numba's thread count), the T
   threads share every batch, each owning a share of the hidden units, behind one spinning barrier per
   batch; deeper networks run on one thread.

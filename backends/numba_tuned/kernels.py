@@ -16,15 +16,23 @@ from .compiler import FAST, JIT, LINE, PAGE, TARGET, float32_from_bits, fma, nji
 def padded(rows: int, n: int, dtype, pages: bool = True) -> np.ndarray:
     """Zeros [rows, stride], C-contiguous, starting on a page: row r's n values are [r, :n].
 
-    Rows of weights (`pages`) wider than half a page get whole pages, so that every row starts at the
-    same offset in a page and `sgd_step`'s loads never wait on its stores to an address equal modulo
-    4 KiB (the CPU's "4K aliasing" check). Rows of a batch, and narrow rows, get whole cache lines
-    only: a batch's rows each starting on a page would crowd into the same sets of the L1 cache.
+    Rows of a batch, and narrow rows, are padded to whole cache lines. Rows of weights (`pages`) wider
+    than half a page are laid out for `sgd_step`, which stores into two rows of W while it loads
+    them: on CPUs with 16 vector registers they get whole pages, so that its loads never wait on a
+    store to an address equal modulo 4 KiB (the CPU's "4K aliasing" check: every row starts at the same
+    offset in a page). With 32 (`affine_4x5`, which reads four rows of W at once) rows at the same
+    offset in a page share the L1 cache's sets, and an epoch's time then depended on where in memory
+    the weights landed; there rows are an odd number of half pages apart: neighbours half a page out
+    of step, their loads 2 KiB behind their stores, beyond the reach of that check.
     """
     itemsize = np.dtype(dtype).itemsize
-    unit = PAGE if pages and n * itemsize > PAGE // 2 else LINE
-    stride = max(1, -(-n * itemsize // unit)) * unit // itemsize
-    return _zeros_on_a_page((rows, stride), dtype)
+    stride = -(-n * itemsize // LINE) * LINE
+    if pages and stride > PAGE // 2:
+        halves = -(-stride // (PAGE // 2))  # the half pages a row needs
+        if (halves % 2 == 1) != (TARGET.registers >= 32):
+            halves += 1  # whole pages with 16 registers, an odd number of half pages with 32
+        stride = halves * (PAGE // 2)
+    return _zeros_on_a_page((rows, max(stride, LINE) // itemsize), dtype)
 
 
 def copied(a: np.ndarray) -> np.ndarray:

@@ -24,7 +24,9 @@ from .math import f, output, output_delta, times_f_prime
 # threads' counters share a cache line or the line the CPU prefetches beside it.
 SLOT = 2 * LINE // 8
 FAILED, GO, STOP = 0, 1, 2  # a thread failed; calls posted by thread 0; the crew is to stop
-SPLIT_STEP = 2  # threads share the hidden units in twos: `affine` takes W's rows four or two at a time
+# Threads share the hidden units in twos: `affine` takes W's rows four or two at a time, and with W1's
+# rows an odd number of half pages apart (kernels.padded) an even row starts a page.
+SPLIT_STEP = 2
 MIN_UNITS_PER_THREAD = 8  # hidden units a thread takes at least
 
 

@@ -41,6 +41,21 @@ def test_a_copied_model_has_its_weights_on_pages_and_trains_apart():
     assert all(np.array_equal(w, v) for (w, _), (v, _) in zip(nt.weights(model), before))
 
 
+@pytest.mark.parametrize("registers", [16, 32])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [784, 513, 2000])
+def test_wide_rows_of_weights_are_laid_out_for_the_blocking_of_the_target(monkeypatch, registers, dtype, n):
+    """16 registers: whole pages (rows at one offset in a page); 32: an odd number of half pages."""
+    monkeypatch.setattr(kernels, "TARGET", kernels.TARGET._replace(registers=registers))
+    W = kernels.padded(6, n, dtype)
+    stride = W.strides[0]
+    assert W.ctypes.data % kernels.PAGE == 0 and W.flags.c_contiguous and W.shape[1] >= n and not W.any()
+    assert n * W.itemsize <= stride < n * W.itemsize + kernels.PAGE  # the row and less than a page more
+    assert stride % kernels.PAGE == (0 if registers == 16 else kernels.PAGE // 2)
+    narrow = kernels.padded(6, 36, dtype)
+    assert narrow.strides[0] % kernels.LINE == 0 and narrow.strides[0] < 36 * W.itemsize + kernels.LINE
+
+
 def _pages(a: np.ndarray) -> set:
     start = a.ctypes.data // kernels.PAGE
     return set(range(start, (a.ctypes.data + a.nbytes - 1) // kernels.PAGE + 1))
@@ -58,9 +73,10 @@ def test_threads_of_a_crew_write_no_page_in_common(dtype, batch_size):
         model.net, nt.load_data(images, labels, dtype), batch_size, 3, 20, [(0, 12), (12, 24), (24, 36)]
     )
     try:
-        written = []  # the pages each writer writes: each thread's own blocks, each part of z2
+        written = []  # the pages each writer writes: each thread's own blocks and rows of W1, each part of z2
         for _, _, _, own in crew.bundles:
-            blocks = [a for a in own if isinstance(a, np.ndarray)]
+            _, lo, hi = own[:3]
+            blocks = [a for a in own if isinstance(a, np.ndarray)] + [model.net.W[1][lo:hi]]
             assert blocks and all(a.shape[0] > 0 for a in blocks)
             written.append(set().union(*(_pages(a) for a in blocks)))
         parts = crew.shared.z2_parts
