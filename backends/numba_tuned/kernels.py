@@ -145,8 +145,10 @@ def affine_4x5(A, W, b, Z, B, n, m):
 
     Blocking: 4 rows of W against 5 rows of A at a time. The inner loop runs along n, contiguous in
     all nine rows, with 20 partial sums that LLVM keeps in vector registers: per step 9 vector loads
-    feed 20 vector FMAs, and a row of W comes from L2 once per batch. Leftover rows of W (m % 4) go
-    two at a time against 5 rows of A (`affine_pairs`); leftover rows of A (B % 5) go one at a time.
+    feed 20 vector FMAs. The 5 rows of A are the outer loop: they stay in L1 while all of W streams
+    past from L2 (once per 5 rows of A), where W's rows outside would pull all of A through L1 again
+    for every 4 rows of W. Leftover rows of W (m % 4) go two at a time against 5 rows of A
+    (`affine_pairs`); leftover rows of A (B % 5) go one at a time.
 
     Rows padded to whole cache lines (n < 512 bytes) are summed along their whole width: whole vectors
     with no scalar remainder. W's padding is zero and A's finite (zero, or f(0)).
@@ -154,11 +156,11 @@ def affine_4x5(A, W, b, Z, B, n, m):
     zero = W.dtype.type(0)
     if A.shape[1] == W.shape[1] and (A.shape[1] - n) * A.itemsize < LINE:
         n = A.shape[1]
-    for j in range(0, m - 3, 4):
-        w0, w1, w2, w3 = W[j], W[j + 1], W[j + 2], W[j + 3]
-        b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]  # + b as the sums are stored
-        for s in range(0, B - 4, 5):
-            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+    for s in range(0, B - 4, 5):  # 5 rows of A stay in L1 while the rows of W stream past
+        x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+        for j in range(0, m - 3, 4):
+            w0, w1, w2, w3 = W[j], W[j + 1], W[j + 2], W[j + 3]
+            b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]  # + b as the sums are stored
             c00 = c01 = c02 = c03 = c04 = c10 = c11 = c12 = c13 = c14 = zero
             c20 = c21 = c22 = c23 = c24 = c30 = c31 = c32 = c33 = c34 = zero
             for i in range(n):
@@ -193,8 +195,11 @@ def affine_4x5(A, W, b, Z, B, n, m):
             Z[s + 2, j], Z[s + 2, j + 1], Z[s + 2, j + 2], Z[s + 2, j + 3] = c02 + b0, c12 + b1, c22 + b2, c32 + b3
             Z[s + 3, j], Z[s + 3, j + 1], Z[s + 3, j + 2], Z[s + 3, j + 3] = c03 + b0, c13 + b1, c23 + b2, c33 + b3
             Z[s + 4, j], Z[s + 4, j + 1], Z[s + 4, j + 2], Z[s + 4, j + 3] = c04 + b0, c14 + b1, c24 + b2, c34 + b3
-        for s in range(B - B % 5, B):  # leftover rows of A, one at a time
-            x0 = A[s]
+    for s in range(B - B % 5, B):  # leftover rows of A, one at a time
+        x0 = A[s]
+        for j in range(0, m - 3, 4):
+            w0, w1, w2, w3 = W[j], W[j + 1], W[j + 2], W[j + 3]
+            b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]  # + b as the sums are stored
             c00 = c10 = c20 = c30 = zero
             for i in range(n):
                 x = x0[i]
@@ -213,7 +218,8 @@ def affine_2x5(A, W, b, Z, B, n, m):
     Blocking: 2 rows of W against 5 rows of A: 10 partial sums, 2 rows of W and one of A in 13 of the
     16 registers, per step 7 vector loads for 10 FMAs; 4 x 5 = 20 partial sums would not fit, and
     LLVM would keep half of them on the stack, loaded and stored on every step. 10 independent sums
-    still cover an FMA's latency on two FMA units. Leftover rows of A as in `affine_4x5`.
+    still cover an FMA's latency on two FMA units. Rows of A outer, and leftover rows of A, as in
+    `affine_4x5`.
     """
     affine_pairs(A, W, b, Z, B, n, 0, m)
 
@@ -224,11 +230,11 @@ def affine_pairs(A, W, b, Z, B, n, lo, m):
     zero = W.dtype.type(0)
     if A.shape[1] == W.shape[1] and (A.shape[1] - n) * A.itemsize < LINE:
         n = A.shape[1]
-    for j in range(lo, m - 1, 2):
-        w0, w1 = W[j], W[j + 1]
-        b0, b1 = b[j], b[j + 1]
-        for s in range(0, B - 4, 5):
-            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+    for s in range(0, B - 4, 5):  # 5 rows of A stay in L1 while the rows of W stream past
+        x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+        for j in range(lo, m - 1, 2):
+            w0, w1 = W[j], W[j + 1]
+            b0, b1 = b[j], b[j + 1]
             c00 = c01 = c02 = c03 = c04 = c10 = c11 = c12 = c13 = c14 = zero
             for i in range(n):
                 v0, v1 = w0[i], w1[i]
@@ -252,14 +258,16 @@ def affine_pairs(A, W, b, Z, B, n, lo, m):
             Z[s + 2, j], Z[s + 2, j + 1] = c02 + b0, c12 + b1
             Z[s + 3, j], Z[s + 3, j + 1] = c03 + b0, c13 + b1
             Z[s + 4, j], Z[s + 4, j + 1] = c04 + b0, c14 + b1
-        for s in range(B - B % 5, B):  # leftover rows of A, one at a time
-            x0 = A[s]
+    for s in range(B - B % 5, B):  # leftover rows of A, one at a time
+        x0 = A[s]
+        for j in range(lo, m - 1, 2):
+            w0, w1 = W[j], W[j + 1]
             c00 = c10 = zero
             for i in range(n):
                 x = x0[i]
                 c00 += w0[i] * x
                 c10 += w1[i] * x
-            Z[s, j], Z[s, j + 1] = c00 + b0, c10 + b1
+            Z[s, j], Z[s, j + 1] = c00 + b[j], c10 + b[j + 1]
     affine_rows(A, W, b, Z, B, n, m - (m - lo) % 2, m)  # the last row of W alone
 
 
