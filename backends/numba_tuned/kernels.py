@@ -296,8 +296,9 @@ def sgd_step(delta, A, W, b, eta, B, n, m):
     and A [., n], W [m, n], b [m].
 
     Blocking: 2 rows of W updated by 5 rows of A at a time, in one contiguous pass along n: per step
-    7 vector loads, 2 stores and 10 vector FMAs (eta delta[s, j] held in registers), and a row of W
-    goes from L2 to the core and back once per batch. grad_W = delta^T A is never stored.
+    7 vector loads, 2 stores and 10 vector FMAs (eta delta[s, j] held in registers). As in `affine`,
+    the 5 rows of A are the outer loop and stay in L1; W goes from L2 to the core and back once per 5
+    rows of A. grad_W = delta^T A is never stored.
     The factors eta delta[s, j] go through `step`, which drops subnormal ones.
     b takes the rows of delta one at a time, each a contiguous vector loop, not column by column
     (strided, scalar).
@@ -306,10 +307,10 @@ def sgd_step(delta, A, W, b, eta, B, n, m):
         d = delta[s]
         for j in range(m):
             b[j] -= eta * d[j]
-    for j in range(0, m - 1, 2):
-        w0, w1 = W[j], W[j + 1]
-        for s in range(0, B - 4, 5):
-            x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+    for s in range(0, B - 4, 5):  # 5 rows of A stay in L1 while the rows of W stream past
+        x0, x1, x2, x3, x4 = A[s], A[s + 1], A[s + 2], A[s + 3], A[s + 4]
+        for j in range(0, m - 1, 2):
+            w0, w1 = W[j], W[j + 1]
             e00, e10 = step(eta, delta[s, j]), step(eta, delta[s, j + 1])  # image s, rows j and j + 1
             e01, e11 = step(eta, delta[s + 1, j]), step(eta, delta[s + 1, j + 1])
             e02, e12 = step(eta, delta[s + 2, j]), step(eta, delta[s + 2, j + 1])
@@ -319,8 +320,10 @@ def sgd_step(delta, A, W, b, eta, B, n, m):
                 v0, v1, v2, v3, v4 = x0[i], x1[i], x2[i], x3[i], x4[i]
                 w0[i] -= e00 * v0 + e01 * v1 + e02 * v2 + e03 * v3 + e04 * v4
                 w1[i] -= e10 * v0 + e11 * v1 + e12 * v2 + e13 * v3 + e14 * v4
-        for s in range(B - B % 5, B):  # leftover rows of A, one at a time
-            x0 = A[s]
+    for s in range(B - B % 5, B):  # leftover rows of A, one at a time
+        x0 = A[s]
+        for j in range(0, m - 1, 2):
+            w0, w1 = W[j], W[j + 1]
             e00, e10 = step(eta, delta[s, j]), step(eta, delta[s, j + 1])
             for i in range(n):
                 w0[i] -= e00 * x0[i]
