@@ -169,6 +169,8 @@ def dask_cluster(tmp_path):
             start(f"worker{i}", "distributed.cli.dask_worker", address, *here, *one_job, "--name", f"w{i}")
             for i in range(2)
         ]
+        with Client(address, timeout="10s") as client:  # both joined: a sweep started now finds the two
+            client.wait_for_workers(2, timeout=30)
         yield address, workers
     finally:
         stop(procs[::-1])
@@ -189,13 +191,9 @@ def test_sweep_on_a_real_scheduler_survives_a_killed_worker(dask_cluster, idx_di
     cluster = ["--scheduler", address, "--wait-workers", "30"]
     cmd = [sys.executable, "-m", "bench", "sweep", "--grid", "hidden=32;seed=0-3", *SLOW_JOB, *cluster]
     cmd += data_args(idx_dir, out)
-    with Client(address, timeout="10s") as watcher:  # to see which job the doomed worker holds
-        # Both workers joined before the sweep starts: it starts on the first it finds and reports those.
-        watcher.wait_for_workers(2, timeout=30)
-        client = subprocess.Popen(
-            cmd, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        try:
+    client = subprocess.Popen(cmd, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with Client(address, timeout="10s") as watcher:  # to see which job the doomed worker holds
             by_name = {w["name"]: a for a, w in watcher.scheduler_info(n_workers=-1)["workers"].items()}
             doomed, survivor = by_name["w0"], by_name["w1"]
             wait_for(lambda: len(rows(out / "sweep.csv")) >= 1, 60, "the first row", [client, *workers])
@@ -204,9 +202,9 @@ def test_sweep_on_a_real_scheduler_survives_a_killed_worker(dask_cluster, idx_di
             lost_key = held[0]
             workers[0].send_signal(signal.SIGKILL)  # mid-job
             killed_at = datetime.now(UTC).isoformat(timespec="seconds")
-            stdout, stderr = client.communicate(timeout=90)
-        finally:
-            stop([client])
+        stdout, stderr = client.communicate(timeout=90)
+    finally:
+        stop([client])
     assert workers[0].wait(timeout=10) == -signal.SIGKILL
     assert client.returncode == 0, stderr
     final = rows(out / "sweep.csv")
