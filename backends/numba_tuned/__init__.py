@@ -82,9 +82,9 @@ def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
     in the dtype as it is copied (kernels.div255). The labels are uint8 for the same reason: a batch
     reads ten at random, and they stay in cache where int64 ones do not."""
     X = np.ascontiguousarray(images, dtype=np.uint8)
-    c255 = np.array([255, 0], dtype)
-    c255[1] = c255[0] ** -1  # 1 / 255 rounded in the dtype
-    return Data(X, labels.astype(np.uint8), c255)
+    scale = np.array([137, 1], dtype)
+    scale[1] /= 255 * 137  # rounded in the dtype
+    return Data(X, labels.astype(np.uint8), scale)
 
 
 def weights(model: Model):
@@ -125,7 +125,7 @@ def warmup(model: Model, data: Data) -> None:
     B = model.batch_size
     scratch = copy.deepcopy(model)
     train(scratch, data, np.arange(min(len(data.X), 2 * B)), B, 0.1)
-    predict(scratch, Data(data.X[:20], data.labels[:20], data.c255))
+    predict(scratch, Data(data.X[:20], data.labels[:20], data.scale))
     T = _threads(model)
     if T > 1:
         model.split = threads.measured_split(model.net, data, B, T)

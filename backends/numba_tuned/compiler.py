@@ -1,5 +1,5 @@
 """What numba and LLVM are told: compiler flags, 512-bit vectors, the on-disk cache, and the LLVM
-intrinsics the kernels use (fused multiply-add, prefetch, atomic loads and stores, PAUSE, bit casts).
+intrinsics the kernels use (prefetch, atomic loads and stores, PAUSE, bit casts).
 
 Nothing here computes anything of the network; kernels.py and threads.py build on it.
 """
@@ -178,19 +178,6 @@ def prefetch(typingctx, arr, index):
         return context.get_dummy_value()
 
     return types.void(arr, index), codegen
-
-
-@intrinsic
-def fma(typingctx, a, b, c):
-    """a b + c rounded once (llvm.fma), for float32 or float64 a, b, c of one type."""
-
-    def codegen(context, builder, signature, args):
-        t = args[0].type
-        name = "llvm.fma.f32" if t == ir.FloatType() else "llvm.fma.f64"
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(t, [t, t, t]), name)
-        return builder.call(fn, args)
-
-    return a(a, a, a), codegen
 
 
 @intrinsic

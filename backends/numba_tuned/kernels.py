@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiler import FAST, JIT, LINE, PAGE, TARGET, float32_from_bits, fma, njit, overload, prefetch, types
+from .compiler import FAST, JIT, LINE, PAGE, TARGET, float32_from_bits, njit, overload, prefetch, types
 
 
 def padded(rows: int, n: int, dtype, pages: bool = True) -> np.ndarray:
@@ -52,28 +52,29 @@ def _zeros_on_a_page(shape: tuple, dtype) -> np.ndarray:
 
 # ---------------------------------------------------------------- the input batch
 @njit(**JIT)
-def div255(v, c, r):
-    """The uint8 x / 255, correctly rounded in v's dtype, without a division (a vector divide is slow):
-    q = x (1/255) can be off by an ulp, and one Newton step with exact residual, q + (x - 255 q) (1/255),
-    rounds every one of the 256 values as numpy's x / 255 does (tests/backends/test_numba_step.py checks them).
-    v: x in the dtype, c: 255, r: 1/255 rounded."""
-    q = v * r
-    return fma(fma(-q, c, v), r, q)
+def div255(v, k, c):
+    """The uint8 x / 255, correctly rounded in v's dtype, in two multiplications, without a division (a
+    vector divide is slow): (137 x) (1 / 34935), 34935 = 255 * 137. 137 x is exact, and for each of the
+    256 values the one rounding of the product lands where numpy's x / 255 does, in float32 and in
+    float64 (tests/backends/test_numba_step.py checks them all); x (1 / 255) alone is off by an ulp for
+    half of them. v: x in the dtype, k: 137, c: 1 / 34935 rounded. Compiled without fastmath, so that
+    LLVM does not fold the two factors into one."""
+    return (v * k) * c
 
 
 @njit(**JIT)
-def load_batch(X, c255, rows, start, B, batch_size, a0, n0):
+def load_batch(X, scale, rows, start, B, batch_size, a0, n0):
     """a0 = X[rows[start : start + B]] / 255, and the next batch's images sent for (it trains meanwhile)."""
     for s in range(start + batch_size, min(start + 2 * batch_size, len(rows))):
         x = X[rows[s]]
         for i in range(0, n0, LINE // X.itemsize):
             prefetch(x, i)
         prefetch(x, n0 - 1)  # a row need not start on a line: its last line too
-    c, r = c255[0], c255[1]
+    k, c = scale[0], scale[1]
     for s in range(B):
         x = X[rows[start + s]]
         for i in range(n0):
-            a0[s, i] = div255(a0.dtype.type(x[i]), c, r)
+            a0[s, i] = div255(a0.dtype.type(x[i]), k, c)
 
 
 # ---------------------------------------------------------------- e^x

@@ -41,7 +41,7 @@ class Net(NamedTuple):
 class Data(NamedTuple):
     X: np.ndarray  # [n, 784] uint8 pixels: a batch's rows become pixels / 255 as they are gathered
     labels: np.ndarray  # [n] uint8 (0-9); Y is their one-hot
-    c255: np.ndarray  # [255, 1 / 255] in the model's dtype, correctly rounded (for kernels.div255)
+    scale: np.ndarray  # [137, 1 / (255 * 137)] in the model's dtype, correctly rounded (kernels.div255)
 
 
 class Buffers(NamedTuple):
@@ -57,11 +57,11 @@ class Buffers(NamedTuple):
 def train_one_hidden(net, data, rows, batch_size, lr, buf):
     """SGD over `rows` in consecutive batches of `batch_size` for layers n0, n1, n2 (784, 36, 10)."""
     (n0, n1, n2), (W1, b1, W2, b2), (z1, z2), (a0, a1, a2), (delta1, delta2) = one_hidden(net, buf)
-    X, labels, c255 = data
+    X, labels, scale = data
     _, _, _, activation, loss = net
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
-        load_batch(X, c255, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
+        load_batch(X, scale, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
         # forward: z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l)
         affine(a0, W1, b1, z1, B, n0, n1)  # z1 = a0 W1^T + b1  [B, n1]
         f(activation, z1, a1, B, n1)  # a1 = f(z1)
@@ -97,13 +97,13 @@ def train_parts(parts, net, data, rows, batch_size, lr, buf):
     `bench profile` (the `profile_parts` hook in __init__.py): the same calls in the same order, so a
     part runs alone as it does in the step, on whatever the buffers hold from the last full step."""
     (n0, n1, n2), (W1, b1, W2, b2), (z1, z2), (a0, a1, a2), (delta1, delta2) = one_hidden(net, buf)
-    X, labels, c255 = data
+    X, labels, scale = data
     _, _, _, activation, loss = net
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
         eta = a0.dtype.type(lr / B)
         if parts & LOAD:  # the batch load
-            load_batch(X, c255, rows, start, B, batch_size, a0, n0)
+            load_batch(X, scale, rows, start, B, batch_size, a0, n0)
         if parts & FORWARD1:  # forward layer 1
             affine(a0, W1, b1, z1, B, n0, n1)
             f(activation, z1, a1, B, n1)
@@ -124,12 +124,12 @@ def train_parts(parts, net, data, rows, batch_size, lr, buf):
 def train_layers(net, data, rows, batch_size, lr, buf):
     """SGD over `rows` in consecutive batches of `batch_size`, for any layer list (tuples by layer)."""
     sizes, W, b, activation, loss = net
-    X, labels, c255 = data
+    X, labels, scale = data
     z, a, delta = buf
     L = len(W) - 1
     for start in range(0, len(rows), batch_size):
         B = min(batch_size, len(rows) - start)
-        load_batch(X, c255, rows, start, B, batch_size, a[0], sizes[0])  # a[0] = X batch / 255
+        load_batch(X, scale, rows, start, B, batch_size, a[0], sizes[0])  # a[0] = X batch / 255
         forward(net, buf, B)
         output_delta(activation, loss, z[L], a[L], labels, rows, start, delta[L], B, sizes[L])
         eta = a[0].dtype.type(lr / B)  # in the model's dtype
@@ -158,16 +158,16 @@ def forward(net, buf, B):
 def predict_rows(net, data, buf, out):
     """out = argmax of a_L for every row of X, in chunks of the buffers' rows."""
     sizes, W = net[0], net[1]
-    X, _, c255 = data
+    X, _, scale = data
     a = buf[1]
     L = len(W) - 1
     a0 = a[0]
-    c, r = c255[0], c255[1]
+    k, c = scale[0], scale[1]
     for start in range(0, X.shape[0], a0.shape[0]):
         B = min(a0.shape[0], X.shape[0] - start)
         for s in range(B):
             for i in range(sizes[0]):
-                a0[s, i] = div255(a0.dtype.type(X[start + s, i]), c, r)
+                a0[s, i] = div255(a0.dtype.type(X[start + s, i]), k, c)
         forward(net, buf, B)
         for s in range(B):
             out[start + s] = np.argmax(a[L][s, : sizes[L]])

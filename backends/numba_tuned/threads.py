@@ -98,7 +98,7 @@ def train_one_hidden_shared(net, data, rows, batch_size, lr, shared, own):
     failed (False).
     """
     sizes, (_, model_W1, model_W2), (_, model_b1, model_b2), activation, loss = net
-    X, labels, c255 = data
+    X, labels, scale = data
     sync, T, _, _, _, z2_parts, zero = shared
     t, lo, hi, b1, W2, b2, a0, z1, a1, delta1, z2, a2, delta2 = own
     n0, n2, n = sizes[0], sizes[2], hi - lo
@@ -109,7 +109,7 @@ def train_one_hidden_shared(net, data, rows, batch_size, lr, shared, own):
         k += 1
         p = k % 2
         B = min(batch_size, len(rows) - start)
-        load_batch(X, c255, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
+        load_batch(X, scale, rows, start, B, batch_size, a0, n0)  # a0 = X batch / 255  [B, 784]
         # forward: z_l = a_{l-1} W_l^T + b_l,  a_l = f(z_l)
         affine(a0, W1, b1, z1, B, n0, n)  # this thread's units of z1 [B, n]
         f(activation, z1, a1, B, n)

@@ -59,7 +59,7 @@ def test_every_pixel_value_becomes_numpys_x_over_255(dtype):
     X = np.arange(256, dtype=np.uint8)[None, :]
     data = nb.load_data(X, np.zeros(1, np.uint8), dtype)
     a0 = kernels.padded(1, 256, dtype, pages=False)
-    kernels.load_batch(data.X, data.c255, np.zeros(1, np.int64), 0, 1, 1, a0, 256)
+    kernels.load_batch(data.X, data.scale, np.zeros(1, np.int64), 0, 1, 1, a0, 256)
     assert np.array_equal(a0[0, :256], X[0].astype(dtype) / np.dtype(dtype).type(255))
 
 
