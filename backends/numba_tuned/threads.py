@@ -151,13 +151,17 @@ def barrier(sync, t, T, k):
 
 @njit(**JIT)
 def sum_blocks(parts, b, Z, B, m):
-    """Z = b + parts[0] + parts[1] + ..., for the first B rows and m columns of Z and of each part."""
+    """Z = b + parts[0] + parts[1] + ..., for the first B rows and (at least) m columns of Z and of each
+    part. Along the rows' whole padded width, whole vectors: the other threads' parts come from their
+    cores' caches, and a row's vector loads ask for all of its lines at once (one by one, value by
+    value, the loads waited on one transfer after another). The padding of each is zero, and stays so."""
+    width = min(Z.shape[1], parts.shape[2], b.shape[0])
     for s in range(B):
-        for k in range(m):
-            acc = b[k]
-            for u in range(parts.shape[0]):
-                acc += parts[u, s, k]
-            Z[s, k] = acc
+        for k in range(width):
+            Z[s, k] = b[k]
+        for u in range(parts.shape[0]):
+            for k in range(width):
+                Z[s, k] += parts[u, s, k]
 
 
 @njit(nogil=True, **JIT)
