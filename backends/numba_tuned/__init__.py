@@ -34,7 +34,7 @@ import numpy as np
 
 from . import math, threads
 from .compiler import MISSING, numba
-from .kernels import copied, padded
+from .kernels import copied, div255_factors, padded
 from .math import Buffers, Data, Net
 
 name = "numba-tuned"
@@ -82,9 +82,7 @@ def load_data(images: np.ndarray, labels: np.ndarray, dtype: str) -> Data:
     in the dtype as it is copied (kernels.div255). The labels are uint8 for the same reason: a batch
     reads ten at random, and they stay in cache where int64 ones do not."""
     X = np.ascontiguousarray(images, dtype=np.uint8)
-    scale = np.array([137, 1], dtype)
-    scale[1] /= 255 * 137  # rounded in the dtype
-    return Data(X, labels.astype(np.uint8), scale)
+    return Data(X, labels.astype(np.uint8), div255_factors(dtype))
 
 
 def weights(model: Model):

@@ -51,6 +51,13 @@ def _zeros_on_a_page(shape: tuple, dtype) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the input batch
+def div255_factors(dtype) -> np.ndarray:
+    """`div255`'s k and c: [137, 1 / (255 * 137)], rounded in the dtype."""
+    factors = np.array([137, 1], dtype)
+    factors[1] /= 255 * 137
+    return factors
+
+
 @njit(**JIT)
 def div255(v, k, c):
     """The uint8 x / 255, correctly rounded in v's dtype, in two multiplications, without a division (a

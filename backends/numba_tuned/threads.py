@@ -116,7 +116,7 @@ def train_one_hidden_shared(net, data, rows, batch_size, lr, shared, own):
         affine(a1, W2, zero, z2_parts[p, t], B, n, n2)  # their part of z2 - b2  [B, 10]
         if not barrier(sync, t, T, k):  # every thread's part is in
             return False
-        sum_blocks(z2_parts[p], b2, z2, B, n2)  # z2 [B, 10], whole
+        sum_blocks(z2_parts[p], b2, z2, B)  # z2 [B, 10], whole
         output(activation, loss, z2, a2, B, n2)
         # backward: delta2 from the loss; hidden delta1 = (delta2 W2) * f'(z1), with W2 before its update
         output_delta(activation, loss, z2, a2, labels, rows, start, delta2, B, n2)
@@ -150,11 +150,11 @@ def barrier(sync, t, T, k):
 
 
 @njit(**JIT)
-def sum_blocks(parts, b, Z, B, m):
-    """Z = b + parts[0] + parts[1] + ..., for the first B rows and (at least) m columns of Z and of each
-    part. Along the rows' whole padded width, whole vectors: the other threads' parts come from their
-    cores' caches, and a row's vector loads ask for all of its lines at once (one by one, value by
-    value, the loads waited on one transfer after another). The padding of each is zero, and stays so."""
+def sum_blocks(parts, b, Z, B):
+    """Z = b + parts[0] + parts[1] + ..., for the first B rows of Z and of each part, along the rows'
+    whole padded width, whole vectors: the other threads' parts come from their cores' caches, and a
+    row's vector loads ask for all of its lines at once (one by one, value by value, the loads waited
+    on one transfer after another). The padding of each is zero, and stays so."""
     width = min(Z.shape[1], parts.shape[2], b.shape[0])
     for s in range(B):
         for k in range(width):
